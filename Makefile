@@ -1,0 +1,36 @@
+# The commands the README gives. Everything a test needs is installed here.
+SHELL := /bin/bash
+PYTHON ?= python3
+UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
+VENV := $(CURDIR)/.venv
+BIN := $(VENV)/bin
+PYTEST_ARGS ?=
+
+.PHONY: setup test lint bench demo clean
+
+# uv itself comes from PyPI when the machine does not have it.
+$(CURDIR)/.tools/bin/uv:
+	$(PYTHON) -m venv $(CURDIR)/.tools
+	$(CURDIR)/.tools/bin/pip install --quiet uv
+
+setup: $(UV)
+	$(UV) sync --all-packages --compile-bytecode --quiet
+
+test: setup
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy --strict protocol/src/amplifier_ipc_protocol src/amplifier_ipc/host
+
+bench: setup
+	$(BIN)/python -m tests.bench
+
+demo: setup
+	$(BIN)/amplifier-ipc discover ./services --register --install
+	$(BIN)/amplifier-ipc discover ./definitions --register --install
+	$(BIN)/amplifier-ipc run --agent foundation "What is in this folder? Answer in one sentence."
+
+clean:
+	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,137 @@
+"""Line framing: one JSON object per line, UTF-8, terminated by ``\\n``.
+
+``encode`` turns a message into the bytes of one line; ``LineSplitter`` cuts a
+byte stream into lines without any limit below ``MAX_LINE_BYTES``, and turns a
+longer line into an ``OversizedLine`` marker instead of failing the channel.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from .errors import InvalidParams, InvalidRequest, ParseError
+
+__all__ = [
+    "MAX_LINE_BYTES",
+    "OversizedLine",
+    "LineSplitter",
+    "encode",
+    "decode",
+]
+
+# PROTOCOL §1: no line-length limit below 64 MiB; anything longer is refused.
+MAX_LINE_BYTES = 64 * 1024 * 1024
+
+_OPTIONS = orjson.OPT_NON_STR_KEYS
+
+
+def _default(value: object) -> Any:
+    # Values orjson cannot encode natively but that have an obvious JSON form.
+    dump = getattr(value, "model_dump", None)
+    if callable(dump):
+        return dump(mode="json", exclude_unset=True)
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def encode(message: dict[str, Any]) -> bytes:
+    """Serialise one message as one line (with its trailing newline).
+
+    A value that cannot be encoded raises ``InvalidParams`` naming its type.
+    """
+    try:
+        return orjson.dumps(message, default=_default, option=_OPTIONS) + b"\n"
+    except TypeError as exc:
+        raise InvalidParams(f"message cannot be encoded as JSON: {exc}") from None
+    except orjson.JSONEncodeError as exc:
+        raise InvalidParams(f"message cannot be encoded as JSON: {exc}") from None
+
+
+def decode(line: bytes) -> dict[str, Any]:
+    """Parse one line into a message object.
+
+    Raises ``ParseError`` for bytes that are not JSON (invalid UTF-8 included)
+    and ``InvalidRequest`` for JSON that is not an object (a batch included).
+    """
+    try:
+        value = orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        raise ParseError(f"line is not valid JSON: {exc}") from None
+    if isinstance(value, dict):
+        return value
+    if isinstance(value, list):
+        raise InvalidRequest("batches are not supported; send one JSON object per line")
+    raise InvalidRequest(f"a message must be a JSON object, got {type(value).__name__}")
+
+
+@dataclass(frozen=True, slots=True)
+class OversizedLine:
+    """Stands in for a line longer than the limit; its bytes were discarded."""
+
+    size: int
+
+
+class LineSplitter:
+    """Cuts chunks of a byte stream into complete lines.
+
+    ``feed`` returns the complete lines found so far (without their newline,
+    blank lines dropped). A line that grows past ``limit`` is discarded as it
+    arrives, so memory stays bounded, and reported once as ``OversizedLine``.
+    """
+
+    __slots__ = ("_buffer", "_discarding", "_discarded", "limit")
+
+    def __init__(self, limit: int = MAX_LINE_BYTES) -> None:
+        self.limit = limit
+        self._buffer = bytearray()
+        self._discarding = False
+        self._discarded = 0
+
+    def feed(self, chunk: bytes) -> list[bytes | OversizedLine]:
+        out: list[bytes | OversizedLine] = []
+        start = 0
+        if self._discarding:
+            newline = chunk.find(b"\n")
+            if newline < 0:
+                self._discarded += len(chunk)
+                return out
+            self._discarded += newline
+            out.append(OversizedLine(self._discarded))
+            self._discarding = False
+            self._discarded = 0
+            start = newline + 1
+        buffer = self._buffer
+        while True:
+            newline = chunk.find(b"\n", start)
+            if newline < 0:
+                break
+            if buffer:
+                buffer += chunk[start:newline]
+                line = bytes(buffer)
+                buffer.clear()
+            else:
+                line = chunk[start:newline]
+            start = newline + 1
+            if len(line) > self.limit:
+                out.append(OversizedLine(len(line)))
+            elif line and not line.isspace():
+                out.append(line)
+        rest = len(chunk) - start
+        if rest:
+            if len(buffer) + rest > self.limit:
+                self._discarding = True
+                self._discarded = len(buffer) + rest
+                buffer.clear()
+            else:
+                buffer += chunk[start:]
+        return out
+
+    def pending(self) -> int:
+        """Bytes of an unfinished line held back."""
+        return len(self._buffer) + self._discarded

@@ -1,0 +1,449 @@
+"""One full-duplex JSON-RPC 2.0 endpoint, used by both the Host and services.
+
+Either side sends requests and notifications at any time; responses are
+matched by id in any order; every incoming request runs as its own task, so a
+handler that awaits the other side never blocks the answers to other
+requests (PROTOCOL §2).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import sys
+import traceback
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+from . import methods as m
+from .errors import (
+    InternalError,
+    InvalidParams,
+    InvalidRequest,
+    MethodNotFound,
+    ProtocolError,
+    RequestCancelled,
+    RequestTimeout,
+    ServiceGone,
+    error_from_wire,
+)
+from .framing import LineSplitter, OversizedLine, decode, encode
+
+__all__ = ["Peer", "Reader", "Writer", "Handler", "current_request_id"]
+
+# Bytes requested from the pipe per read; a whole burst of small messages
+# usually arrives in one read.
+READ_CHUNK_BYTES = 256 * 1024
+# Above this many unsent bytes, an awaited send waits for the pipe to drain,
+# so a fast producer cannot grow memory without bound.
+WRITE_HIGH_WATER_BYTES = 1024 * 1024
+
+Handler = Callable[[dict[str, Any]], Awaitable[Any] | Any]
+NotificationFallback = Callable[[str, dict[str, Any]], Awaitable[None] | None]
+
+current_request_id: contextvars.ContextVar[int | str | None] = contextvars.ContextVar(
+    "current_request_id", default=None
+)
+"""The id of the incoming request whose handler is running, if any."""
+
+
+class Reader(Protocol):
+    async def read(self, n: int = -1) -> bytes: ...
+
+
+class Writer(Protocol):
+    def write(self, data: bytes) -> None: ...
+
+    def close(self) -> None: ...
+
+    async def drain(self) -> None: ...
+
+
+def _default_report(peer: str, text: str) -> None:
+    sys.stderr.write(f"[{peer}] {text}\n")
+
+
+class Peer:
+    """A JSON-RPC endpoint over a byte reader and writer.
+
+    ``handlers`` map method names to callables taking the ``params`` object;
+    they may be plain functions or coroutine functions. A coroutine handler
+    for a request runs as a task (and can be cancelled by the ``cancel``
+    notification); a plain handler runs inline.
+    """
+
+    def __init__(
+        self,
+        reader: Reader,
+        writer: Writer,
+        *,
+        name: str = "peer",
+        handlers: dict[str, Handler] | None = None,
+        on_notification: NotificationFallback | None = None,
+        report: Callable[[str], None] | None = None,
+        cancel_handlers_on_eof: bool = True,
+    ) -> None:
+        self.name = name
+        self._reader = reader
+        self._writer = writer
+        self._handlers: dict[str, Handler] = dict(handlers or {})
+        self._on_notification = on_notification
+        self._report = report or (lambda text: _default_report(name, text))
+        self._cancel_handlers_on_eof = cancel_handlers_on_eof
+        self._loop = asyncio.get_running_loop()
+        self._next_id = 1
+        self._pending: dict[int | str, tuple[asyncio.Future[Any], str]] = {}
+        self._incoming: dict[int | str, asyncio.Task[None]] = {}
+        self._cancelled_by_peer: set[int | str] = set()
+        self._background: set[asyncio.Task[Any]] = set()
+        self._wbuf: list[bytes] = []
+        self._wbuf_bytes = 0
+        self._closed = False
+        self._write_failed = False
+        self._eof = self._loop.create_future()
+        self._reader_task: asyncio.Task[None] | None = None
+        self.close_reason = ""
+
+    # -- registration -----------------------------------------------------
+
+    def on(self, method: str, handler: Handler) -> None:
+        self._handlers[method] = handler
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def pending_requests(self) -> int:
+        return len(self._pending)
+
+    # -- lifecycle --------------------------------------------------------
+
+    def start(self) -> asyncio.Task[None]:
+        """Start reading in the background; returns the reader task."""
+        if self._reader_task is None:
+            self._reader_task = self._loop.create_task(self.run(), name=f"peer-read:{self.name}")
+        return self._reader_task
+
+    async def run(self) -> None:
+        """Read and dispatch messages until the other side closes."""
+        splitter = LineSplitter()
+        reason = "end of stream"
+        try:
+            while True:
+                chunk = await self._reader.read(READ_CHUNK_BYTES)
+                if not chunk:
+                    break
+                for line in splitter.feed(chunk):
+                    if isinstance(line, OversizedLine):
+                        self._answer_bad_line(
+                            InvalidRequest(
+                                f"line of {line.size} bytes exceeds the 64 MiB limit; it was discarded"
+                            )
+                        )
+                        continue
+                    try:
+                        message = decode(line)
+                    except ProtocolError as exc:
+                        self._answer_bad_line(exc, line)
+                        continue
+                    self._dispatch(message)
+        except (ConnectionError, OSError) as exc:
+            reason = f"read failed: {exc}"
+        finally:
+            self._shut(reason)
+
+    async def wait_closed(self) -> None:
+        await asyncio.shield(self._eof)
+
+    async def close(self) -> None:
+        """Flush what is queued and close the writing side."""
+        self._flush()
+        try:
+            self._writer.close()
+        except (ConnectionError, OSError, RuntimeError):
+            pass
+
+    def _shut(self, reason: str) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self.close_reason = reason
+        pending = list(self._pending.items())
+        self._pending.clear()
+        for _, (future, method) in pending:
+            if not future.done():
+                future.set_exception(
+                    ServiceGone(
+                        f"{self.name} is gone ({reason}) before answering {method}",
+                        data={"service": self.name},
+                    )
+                )
+        if self._cancel_handlers_on_eof:
+            for task in list(self._incoming.values()):
+                task.cancel()
+        if not self._eof.done():
+            self._eof.set_result(None)
+
+    # -- sending ----------------------------------------------------------
+
+    def _write(self, data: bytes) -> None:
+        if self._write_failed:
+            return
+        if not self._wbuf:
+            self._loop.call_soon(self._flush)
+        self._wbuf.append(data)
+        self._wbuf_bytes += len(data)
+
+    def _flush(self) -> None:
+        if not self._wbuf:
+            return
+        data = self._wbuf[0] if len(self._wbuf) == 1 else b"".join(self._wbuf)
+        self._wbuf.clear()
+        self._wbuf_bytes = 0
+        if self._write_failed:
+            return
+        try:
+            self._writer.write(data)
+        except (ConnectionError, OSError, RuntimeError) as exc:
+            self._write_failed = True
+            self._shut(f"write failed: {exc}")
+
+    async def _maybe_drain(self) -> None:
+        if self._wbuf_bytes > WRITE_HIGH_WATER_BYTES:
+            self._flush()
+            try:
+                await self._writer.drain()
+            except (ConnectionError, OSError, RuntimeError) as exc:
+                self._write_failed = True
+                self._shut(f"write failed: {exc}")
+
+    def notify_nowait(self, method: str, params: dict[str, Any] | None = None) -> None:
+        """Queue a notification; it is written on the next loop iteration."""
+        message: dict[str, Any] = {"jsonrpc": "2.0", "method": method}
+        if params is not None:
+            message["params"] = params
+        self._write(encode(message))
+
+    async def notify(self, method: str, params: dict[str, Any] | None = None) -> None:
+        """Send a notification, waiting for the pipe only when much is queued."""
+        self.notify_nowait(method, params)
+        if self._wbuf_bytes > WRITE_HIGH_WATER_BYTES:
+            await self._maybe_drain()
+
+    async def request(
+        self,
+        method: str,
+        params: dict[str, Any] | None = None,
+        *,
+        timeout: float | None = None,
+    ) -> Any:
+        """Send a request and wait for its result.
+
+        Raises the ``ProtocolError`` subclass of the error answered,
+        ``RequestTimeout`` when ``timeout`` passes (the other side is sent a
+        ``cancel``), and ``ServiceGone`` at once when the other side closes.
+        """
+        if self._closed:
+            raise ServiceGone(
+                f"{self.name} is gone ({self.close_reason}); cannot send {method}",
+                data={"service": self.name},
+            )
+        request_id = self._next_id
+        self._next_id += 1
+        message: dict[str, Any] = {"jsonrpc": "2.0", "id": request_id, "method": method}
+        if params is not None:
+            message["params"] = params
+        data = encode(message)
+        future: asyncio.Future[Any] = self._loop.create_future()
+        self._pending[request_id] = (future, method)
+        self._write(data)
+        timer = None
+        if timeout is not None:
+            timer = self._loop.call_later(timeout, self._expire, request_id, method, timeout)
+        try:
+            if self._wbuf_bytes > WRITE_HIGH_WATER_BYTES:
+                await self._maybe_drain()
+            return await future
+        except asyncio.CancelledError:
+            if request_id in self._pending and not self._closed:
+                self.notify_nowait(m.CANCEL, {"id": request_id, "reason": "cancelled by caller"})
+            raise
+        finally:
+            if timer is not None:
+                timer.cancel()
+            self._pending.pop(request_id, None)
+
+    def _expire(self, request_id: int, method: str, timeout: float) -> None:
+        entry = self._pending.pop(request_id, None)
+        if entry is None or entry[0].done():
+            return
+        if not self._closed:
+            self.notify_nowait(m.CANCEL, {"id": request_id, "reason": "timeout"})
+        entry[0].set_exception(
+            RequestTimeout(
+                f"{self.name} did not answer {method} within {timeout:g}s",
+                data={"service": self.name},
+            )
+        )
+
+    def _send_result(self, request_id: int | str, result: Any) -> None:
+        try:
+            data = encode({"jsonrpc": "2.0", "id": request_id, "result": result})
+        except ProtocolError as exc:
+            self._send_error(request_id, InternalError(f"result cannot be sent: {exc.message}"))
+            return
+        self._write(data)
+
+    def _send_error(self, request_id: int | str | None, error: ProtocolError) -> None:
+        try:
+            data = encode({"jsonrpc": "2.0", "id": request_id, "error": error.to_wire()})
+        except ProtocolError:
+            data = encode(
+                {
+                    "jsonrpc": "2.0",
+                    "id": request_id,
+                    "error": {"code": error.code, "message": error.message, "data": {"type": type(error).__name__}},
+                }
+            )
+        self._write(data)
+
+    def _answer_bad_line(self, error: ProtocolError, line: bytes | None = None) -> None:
+        preview = ""
+        if line is not None:
+            preview = ": " + line[:120].decode("utf-8", errors="replace")
+        self._report(f"bad line from the other side ({error.message}){preview}")
+        self._send_error(None, error)
+
+    # -- receiving --------------------------------------------------------
+
+    def _dispatch(self, message: dict[str, Any]) -> None:
+        method = message.get("method")
+        if method is None:
+            self._dispatch_response(message)
+            return
+        has_id = "id" in message
+        request_id = message.get("id")
+        if not isinstance(method, str):
+            if has_id and _valid_id(request_id):
+                self._send_error(request_id, InvalidRequest("method must be a string"))
+            else:
+                self._send_error(None, InvalidRequest("method must be a string"))
+            return
+        params = message.get("params")
+        if params is None:
+            params = {}
+        if not has_id:
+            self._dispatch_notification(method, params)
+            return
+        if not _valid_id(request_id):
+            self._send_error(None, InvalidRequest("id must be an integer or a string"))
+            return
+        assert request_id is not None
+        if not isinstance(params, dict):
+            self._send_error(request_id, InvalidParams("params must be an object"))
+            return
+        if request_id in self._incoming:
+            self._send_error(request_id, InvalidRequest(f"id {request_id!r} is already in flight"))
+            return
+        handler = self._handlers.get(method)
+        if handler is None:
+            self._send_error(request_id, MethodNotFound(f"method not found: {method}"))
+            return
+        task = self._loop.create_task(self._run_handler(request_id, method, handler, params))
+        self._incoming[request_id] = task
+
+    async def _run_handler(
+        self, request_id: int | str, method: str, handler: Handler, params: dict[str, Any]
+    ) -> None:
+        current_request_id.set(request_id)
+        try:
+            result = handler(params)
+            if hasattr(result, "__await__"):
+                result = await result
+        except asyncio.CancelledError:
+            if request_id in self._cancelled_by_peer:
+                self._send_error(request_id, RequestCancelled(f"{method} was cancelled"))
+                return
+            raise
+        except ProtocolError as exc:
+            self._send_error(request_id, exc)
+        except Exception as exc:  # a handler bug must become an answer, not a hang
+            self._send_error(
+                request_id,
+                InternalError(
+                    f"{method} failed: {type(exc).__name__}: {exc}",
+                    data={"traceback": traceback.format_exc(limit=20)},
+                ),
+            )
+        else:
+            self._send_result(request_id, result)
+        finally:
+            self._incoming.pop(request_id, None)
+            self._cancelled_by_peer.discard(request_id)
+
+    def _dispatch_notification(self, method: str, params: Any) -> None:
+        if not isinstance(params, dict):
+            self._report(f"notification {method} ignored: params must be an object")
+            return
+        if method == m.CANCEL:
+            target = params.get("id")
+            task = self._incoming.get(target) if _valid_id(target) else None
+            if task is not None and not task.done():
+                assert target is not None
+                self._cancelled_by_peer.add(target)
+                task.cancel()
+            # cancel may also be handled by the owner (to log or clean up)
+        handler = self._handlers.get(method)
+        if handler is None:
+            fallback = self._on_notification
+            if fallback is not None:
+                self._run_notification(method, lambda p: fallback(method, p), params)
+            return
+        self._run_notification(method, handler, params)
+
+    def _run_notification(self, method: str, handler: Handler, params: dict[str, Any]) -> None:
+        try:
+            result = handler(params)
+        except Exception as exc:
+            self._report(f"notification handler for {method} failed: {type(exc).__name__}: {exc}")
+            return
+        if asyncio.iscoroutine(result):
+            task = self._loop.create_task(result)
+            self._background.add(task)
+            task.add_done_callback(self._notification_done)
+
+    def _notification_done(self, task: asyncio.Task[Any]) -> None:
+        self._background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            exc = task.exception()
+            self._report(f"notification handler failed: {type(exc).__name__}: {exc}")
+
+    def _dispatch_response(self, message: dict[str, Any]) -> None:
+        request_id = message.get("id")
+        if "result" not in message and "error" not in message:
+            if _valid_id(request_id):
+                self._send_error(request_id, InvalidRequest("a message needs a method, a result or an error"))
+            else:
+                self._send_error(None, InvalidRequest("a message needs a method, a result or an error"))
+            return
+        entry = self._pending.pop(request_id, None) if _valid_id(request_id) else None
+        if entry is None:
+            if "error" in message and request_id is None:
+                error = message["error"]
+                text = error.get("message") if isinstance(error, dict) else error
+                self._report(f"the other side could not read a message: {text}")
+            else:
+                self._report(f"answer for unknown request id {request_id!r} ignored")
+            return
+        future = entry[0]
+        if future.done():
+            return
+        if "error" in message:
+            future.set_exception(error_from_wire(message["error"]))
+        else:
+            future.set_result(message["result"])
+
+
+def _valid_id(value: object) -> bool:
+    return isinstance(value, (int, str)) and not isinstance(value, bool)

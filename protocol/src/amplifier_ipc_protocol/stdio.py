@@ -1,0 +1,162 @@
+"""The service's end of the stdio channel, protected from stray output.
+
+``protect_stdio`` keeps private copies of fds 0 and 1 for the wire, then
+points fd 1 (and ``sys.stdout``) at stderr and fd 0 at ``/dev/null``: a
+``print()`` in a tool, or a child process writing to its stdout, lands in the
+service log instead of corrupting the protocol, and a child process cannot
+read the Host's messages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import stat
+import sys
+import time
+
+__all__ = ["protect_stdio", "open_wire", "terminate_children"]
+
+# How long children get to exit after SIGTERM before SIGKILL, when the
+# service itself is exiting.
+CHILD_TERM_GRACE_S = 1.0
+
+
+def protect_stdio() -> tuple[int, int]:
+    """Return (wire_in, wire_out) fds and redirect the process's fds 0 and 1."""
+    wire_in = os.dup(0)
+    wire_out = os.dup(1)
+    os.dup2(2, 1)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    sys.stdout = sys.stderr
+    sys.stdin = open(os.devnull)  # noqa: SIM115 - lives as long as the process
+    return wire_in, wire_out
+
+
+class _ThreadReader:
+    """Reads a regular file (not a pipe) without blocking the loop."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+
+    async def read(self, n: int = -1) -> bytes:
+        return await asyncio.get_running_loop().run_in_executor(None, os.read, self._fd, n if n > 0 else 65536)
+
+
+class _FdWriter:
+    """Blocking writes on an fd that asyncio cannot watch (a regular file)."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+
+    def write(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            written = os.write(self._fd, view)
+            view = view[written:]
+
+    def close(self) -> None:
+        os.close(self._fd)
+
+    async def drain(self) -> None:
+        return None
+
+
+def _pipe_like(fd: int) -> bool:
+    mode = os.fstat(fd).st_mode
+    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or stat.S_ISCHR(mode)
+
+
+async def open_wire(wire_in: int, wire_out: int) -> tuple[object, object]:
+    """Asyncio reader and writer over the wire fds."""
+    loop = asyncio.get_running_loop()
+    reader: object
+    writer: object
+    if _pipe_like(wire_in):
+        stream_reader = asyncio.StreamReader(limit=2**31 - 1)
+        await loop.connect_read_pipe(
+            lambda: asyncio.StreamReaderProtocol(stream_reader), os.fdopen(wire_in, "rb", buffering=0)
+        )
+        reader = stream_reader
+    else:
+        reader = _ThreadReader(wire_in)
+    if _pipe_like(wire_out):
+        transport, protocol = await loop.connect_write_pipe(
+            asyncio.streams.FlowControlMixin, os.fdopen(wire_out, "wb", buffering=0)
+        )
+        writer = asyncio.StreamWriter(transport, protocol, None, loop)
+    else:
+        writer = _FdWriter(wire_out)
+    return reader, writer
+
+
+def _children_of(pid: int) -> list[int]:
+    """Every live descendant of ``pid`` (Linux /proc), deepest last."""
+    parents: dict[int, list[int]] = {}
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return []
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as handle:
+                data = handle.read()
+        except OSError:
+            continue
+        # the command name is in parentheses and may itself hold spaces
+        fields = data[data.rfind(b")") + 2 :].split()
+        if len(fields) > 2:
+            parents.setdefault(int(fields[1]), []).append(int(entry))
+    found: list[int] = []
+    queue = [pid]
+    while queue:
+        current = queue.pop()
+        for child in parents.get(current, []):
+            found.append(child)
+            queue.append(child)
+    return found
+
+
+def terminate_children() -> None:
+    """SIGTERM, then SIGKILL, every process this service started (and theirs)."""
+    me = os.getpid()
+    children = _children_of(me)
+    if not children:
+        return
+    for pid in children:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + CHILD_TERM_GRACE_S
+    while time.monotonic() < deadline:
+        alive = [p for p in children if _alive(p)]
+        if not alive:
+            return
+        time.sleep(0.02)
+    for pid in children:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def _alive(pid: int) -> bool:
+    try:
+        waited, _ = os.waitpid(pid, os.WNOHANG)
+        if waited == pid:
+            return False
+    except ChildProcessError:
+        pass
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            data = handle.read()
+        state = data[data.rfind(b")") + 2 : data.rfind(b")") + 3]
+        return state != b"Z"
+    except OSError:
+        return False

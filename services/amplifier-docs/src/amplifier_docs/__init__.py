@@ -1,0 +1,1 @@
+"""amplifier-docs: an amplifier-ipc service."""

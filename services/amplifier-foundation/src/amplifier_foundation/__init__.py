@@ -1,0 +1,1 @@
+"""amplifier-foundation: an amplifier-ipc service."""

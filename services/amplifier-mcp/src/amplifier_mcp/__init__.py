@@ -1,0 +1,1 @@
+"""amplifier-mcp: an amplifier-ipc service."""

@@ -1,0 +1,1 @@
+"""amplifier-modes: an amplifier-ipc service."""

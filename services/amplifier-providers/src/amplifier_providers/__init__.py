@@ -1,0 +1,1 @@
+"""amplifier-providers: an amplifier-ipc service."""

@@ -1,0 +1,1 @@
+"""amplifier-routing-matrix: an amplifier-ipc service."""

@@ -1,0 +1,1 @@
+"""amplifier-skills: an amplifier-ipc service."""

@@ -1,0 +1,65 @@
+"""The resolved input of a turn: which services to start, how, and with what.
+
+The registry builds a ``SessionConfig`` from definitions and settings; tests
+build one directly. The Host never reads a definition file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["ServiceSpec", "SessionConfig"]
+
+
+@dataclass(slots=True)
+class ServiceSpec:
+    """One service process of the session."""
+
+    name: str
+    """Short name used in logs, errors and events (for example ``foundation``)."""
+    command: list[str]
+    """The argv to start it: the venv's own script or interpreter, never ``uv run``."""
+    env_allow: list[str] = field(default_factory=list)
+    """Variables of the Host's environment this service may see (PROTOCOL §8)."""
+    env: dict[str, str] = field(default_factory=dict)
+    """Extra variables set for this service (for example resolved keys)."""
+    config: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Component name -> configuration, sent with describe and configure."""
+    definition_id: str | None = None
+    working_dir: Path | None = None
+    """Overrides the session's working directory for this service (local development)."""
+
+
+@dataclass(slots=True)
+class SessionConfig:
+    """Everything the Host needs to run turns of one session."""
+
+    services: list[ServiceSpec]
+    orchestrator: str
+    """``service:component`` or a bare component name, for example ``foundation:streaming``."""
+    context_manager: str
+    provider: str | None = None
+    """``service:component`` or bare name; None means the only provider offered."""
+    model: str | None = None
+    agent: str = "custom"
+    agent_description: str = ""
+    system_prompt: str = ""
+    """The agent's own instructions, placed before the content files."""
+    content: list[str] = field(default_factory=list)
+    """Content the agent selects: ``service:path`` entries, or ``@mentions``."""
+    orchestrator_config: dict[str, Any] = field(default_factory=dict)
+    working_dir: Path = field(default_factory=Path.cwd)
+    session_id: str | None = None
+    """None starts a new session; an id resumes that one."""
+    parent_id: str | None = None
+    sessions_dir: Path | None = None
+    """Where session folders live (``AMPLIFIER_HOME/sessions``)."""
+    tool_conflicts: dict[str, str] = field(default_factory=dict)
+    """Tool name -> service that wins when several services offer it (explicit rule)."""
+    approval_mode: str = "ask"
+    """``ask`` (the consumer decides), ``auto`` (approve) or ``deny``."""
+    depth: int = 0
+    """Delegation depth: 0 for a top-level session."""
+    metadata: dict[str, Any] = field(default_factory=dict)
