@@ -386,7 +386,9 @@ class Peer:
         if not isinstance(params, dict):
             self._report(f"notification {method} ignored: params must be an object")
             return
-        if method == m.CANCEL:
+        if method == m.CANCEL and not params.get("graceful"):
+            # A graceful cancel leaves the task running: the handler registered
+            # for "cancel" tells the component to stop at its next safe point.
             target = params.get("id")
             task = self._incoming.get(target) if _valid_id(target) else None
             if task is not None and not task.done():

@@ -129,8 +129,18 @@ class Server:
             m.CONTENT_LIST: self._content_list,
             m.PING: lambda params: {},
             m.SHUTDOWN: self._shutdown,
-            m.CANCEL: lambda params: None,
+            m.CANCEL: self._cancel,
         }
+
+    def _cancel(self, params: dict[str, Any]) -> None:
+        # Immediate cancels were already delivered to the handler task by the
+        # Peer; a graceful one is passed to orchestrators that accept it.
+        if not params.get("graceful") or self._discovered is None:
+            return
+        for component in self._discovered.of_kind("orchestrator"):
+            request_cancel = getattr(component.instance, "request_cancel", None)
+            if callable(request_cancel):
+                request_cancel(immediate=False)
 
     def _shutdown(self, params: dict[str, Any]) -> None:
         if self._stopping is not None:
@@ -422,6 +432,8 @@ class Server:
             system_prompt=params.get("system_prompt") or "",
             session_id=params.get("session_id") or "",
             config=params.get("config") or {},
+            tools=params.get("tools") or [],
+            provider_info=params.get("provider_info") or {},
         )
         return {"response": response if isinstance(response, str) else _to_wire(response)}
 
