@@ -52,45 +52,111 @@ _EXPORTS = {
     "DescribeResult": "models",
 }
 
-__all__ = sorted(_EXPORTS) + ["__version__"]
+__all__ = [*sorted(_EXPORTS), "__version__"]
 
 if TYPE_CHECKING:
-    from .client import HostClient
-    from .decorators import context_manager, hook, orchestrator, provider, tool
+    from .client import HostClient as HostClient
+    from .decorators import (
+        context_manager as context_manager,
+    )
+    from .decorators import (
+        hook as hook,
+    )
+    from .decorators import (
+        orchestrator as orchestrator,
+    )
+    from .decorators import (
+        provider as provider,
+    )
+    from .decorators import (
+        tool as tool,
+    )
     from .errors import (
-        ComponentNotFound,
-        InternalError,
-        InvalidParams,
-        InvalidRequest,
-        MethodNotFound,
-        ParseError,
-        ProtocolError,
-        ProviderError,
-        RequestCancelled,
-        RequestTimeout,
-        ServiceGone,
+        ComponentNotFound as ComponentNotFound,
+    )
+    from .errors import (
+        InternalError as InternalError,
+    )
+    from .errors import (
+        InvalidParams as InvalidParams,
+    )
+    from .errors import (
+        InvalidRequest as InvalidRequest,
+    )
+    from .errors import (
+        MethodNotFound as MethodNotFound,
+    )
+    from .errors import (
+        ParseError as ParseError,
+    )
+    from .errors import (
+        ProtocolError as ProtocolError,
+    )
+    from .errors import (
+        ProviderError as ProviderError,
+    )
+    from .errors import (
+        RequestCancelled as RequestCancelled,
+    )
+    from .errors import (
+        RequestTimeout as RequestTimeout,
+    )
+    from .errors import (
+        ServiceGone as ServiceGone,
     )
     from .models import (
-        ChatRequest,
-        ChatResponse,
-        DescribeResult,
-        HookAction,
-        HookResult,
-        ImageBlock,
-        Message,
-        RedactedThinkingBlock,
-        TextBlock,
-        ThinkingBlock,
-        ToolCall,
-        ToolCallBlock,
-        ToolError,
-        ToolResult,
-        ToolResultBlock,
-        ToolSpec,
-        Usage,
+        ChatRequest as ChatRequest,
     )
-    from .peer import Peer
-    from .server import Server
+    from .models import (
+        ChatResponse as ChatResponse,
+    )
+    from .models import (
+        DescribeResult as DescribeResult,
+    )
+    from .models import (
+        HookAction as HookAction,
+    )
+    from .models import (
+        HookResult as HookResult,
+    )
+    from .models import (
+        ImageBlock as ImageBlock,
+    )
+    from .models import (
+        Message as Message,
+    )
+    from .models import (
+        RedactedThinkingBlock as RedactedThinkingBlock,
+    )
+    from .models import (
+        TextBlock as TextBlock,
+    )
+    from .models import (
+        ThinkingBlock as ThinkingBlock,
+    )
+    from .models import (
+        ToolCall as ToolCall,
+    )
+    from .models import (
+        ToolCallBlock as ToolCallBlock,
+    )
+    from .models import (
+        ToolError as ToolError,
+    )
+    from .models import (
+        ToolResult as ToolResult,
+    )
+    from .models import (
+        ToolResultBlock as ToolResultBlock,
+    )
+    from .models import (
+        ToolSpec as ToolSpec,
+    )
+    from .models import (
+        Usage as Usage,
+    )
+    from .peer import Peer as Peer
+    from .server import Server as Server
 
 
 def __getattr__(name: str) -> Any:

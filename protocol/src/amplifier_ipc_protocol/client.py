@@ -20,8 +20,15 @@ class HostClient:
     def __init__(self, peer: Peer) -> None:
         self._peer = peer
 
-    async def request(self, method: str, params: dict[str, Any] | None = None, *, timeout: float | None = None) -> Any:
+    async def request(
+        self, method: str, params: dict[str, Any] | None = None, *, timeout: float | None = None
+    ) -> Any:
         return await self._peer.request(method, params, timeout=timeout)
+
+    def on(self, method: str, handler: Any) -> None:
+        """Handle a notification from the Host (an orchestrator receiving the
+        ``stream.provider.*`` notifications relayed during its provider call)."""
+        self._peer.on(method, handler)
 
     async def notify(self, method: str, params: dict[str, Any] | None = None) -> None:
         if method.startswith("stream.provider."):
@@ -42,7 +49,9 @@ class HostClient:
     # -- the turn ---------------------------------------------------------
 
     async def tool_execute(self, name: str, input: dict[str, Any]) -> dict[str, Any]:
-        result: dict[str, Any] = await self._peer.request(m.REQUEST_TOOL_EXECUTE, {"name": name, "input": input})
+        result: dict[str, Any] = await self._peer.request(
+            m.REQUEST_TOOL_EXECUTE, {"name": name, "input": input}
+        )
         return result
 
     async def hook_emit(self, event: str, data: dict[str, Any]) -> dict[str, Any]:

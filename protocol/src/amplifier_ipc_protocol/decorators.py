@@ -79,9 +79,7 @@ def tool(target: Any = None, /, *, name: str | None = None, description: str | N
     return apply(target) if target is not None else apply
 
 
-def hook(
-    *, events: Iterable[str], priority: int = 0, name: str | None = None
-) -> Callable[[T], T]:
+def hook(*, events: Iterable[str], priority: int = 0, name: str | None = None) -> Callable[[T], T]:
     """Mark a hook: a class with ``async handle(event, data)`` returning a HookResult."""
     event_list = tuple(events)
     if not event_list or not all(isinstance(e, str) and e for e in event_list):

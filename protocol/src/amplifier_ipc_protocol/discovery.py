@@ -44,6 +44,8 @@ class DiscoveryError(Exception):
 
 @dataclass(slots=True)
 class Component:
+    """One decorated class (or function tool), instantiated."""
+
     kind: str
     name: str
     instance: Any
@@ -53,6 +55,8 @@ class Component:
 
 @dataclass(slots=True)
 class Discovered:
+    """Everything a service package offers: components and content paths."""
+
     package: str
     root: str
     components: list[Component] = field(default_factory=list)
@@ -63,6 +67,7 @@ class Discovered:
 
 
 def package_root(package: str) -> str:
+    """The folder of ``package`` (imported to find it)."""
     module = importlib.import_module(package)
     paths = list(getattr(module, "__path__", []))
     if not paths:
@@ -159,7 +164,9 @@ def discover(package: str) -> Discovered:
     found = Discovered(package=package, root=root, content=_list_content(root))
     problems: list[str] = []
     seen: set[int] = set()
-    for module_name in _module_names(package, root):
+    module_names = _module_names(package, root)
+    scanned = set(module_names)
+    for module_name in module_names:
         try:
             module = importlib.import_module(module_name)
         except Exception as exc:
@@ -171,8 +178,9 @@ def discover(package: str) -> Discovered:
             mark = mark_of(value)
             if mark is None or id(value) in seen:
                 continue
-            if getattr(value, "__module__", None) != module_name:
-                continue  # imported from elsewhere; its own module registers it
+            home = getattr(value, "__module__", None)
+            if home != module_name and home in scanned:
+                continue  # imported from another component module, which registers it
             seen.add(id(value))
             try:
                 instance = _instantiate(value, mark)
@@ -185,9 +193,29 @@ def discover(package: str) -> Discovered:
                 )
                 _check(component)
             except Exception as exc:
-                problems.append(f"{mark.kind} in {module_name} is malformed: {type(exc).__name__}: {exc}")
+                label = getattr(value, "__qualname__", type(value).__name__)
+                problems.append(
+                    f"{mark.kind} {label} in {module_name} is malformed: {type(exc).__name__}: {exc}"
+                )
                 continue
             found.components.append(component)
+    problems.extend(_duplicate_names(found.components))
     if problems:
         raise DiscoveryError(problems)
     return found
+
+
+def _duplicate_names(components: list[Component]) -> list[str]:
+    """Two components of one kind with one name: the Host could not address them."""
+    first: dict[tuple[str, str], Component] = {}
+    problems: list[str] = []
+    for component in components:
+        key = (component.kind, component.name)
+        if key in first:
+            problems.append(
+                f"{component.kind} name {component.name!r} is used twice "
+                f"(in {first[key].module} and {component.module}); give one a different name"
+            )
+        else:
+            first[key] = component
+    return problems

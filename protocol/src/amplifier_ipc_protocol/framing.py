@@ -85,7 +85,7 @@ class LineSplitter:
     arrives, so memory stays bounded, and reported once as ``OversizedLine``.
     """
 
-    __slots__ = ("_buffer", "_discarding", "_discarded", "limit")
+    __slots__ = ("_buffer", "_discarded", "_discarding", "limit")
 
     def __init__(self, limit: int = MAX_LINE_BYTES) -> None:
         self.limit = limit

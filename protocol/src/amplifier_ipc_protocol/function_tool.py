@@ -46,29 +46,45 @@ def _schema_for(annotation: Any) -> tuple[dict[str, Any], bool]:
         return schema, False
     if origin is dict:
         return {"type": "object"}, False
-    raise TypeError(f"type hint {annotation!r} has no JSON schema; use str, int, float, bool, list, dict or Literal")
+    raise TypeError(
+        f"type hint {annotation!r} has no JSON schema; use str, int, float, bool, list, dict or Literal"
+    )
 
 
 _ARGS_HEADER = re.compile(r"^\s*(Args|Arguments|Parameters):\s*$")
+# Any other Google-style section header ends the description.
+_SECTION_HEADER = re.compile(r"^\s*(Returns|Return|Raises|Yields|Examples?|Notes?|Warnings?|See Also):\s*$")
 _ARG_LINE = re.compile(r"^\s+(\*{0,2}\w+)\s*(\([^)]*\))?\s*:\s*(.*)$")
-_SPHINX = re.compile(r"^\s*:param\s+(\w+)\s*:\s*(.*)$")
+_SPHINX = re.compile(r"^\s*:param\s+(?:\w+\s+)?(\w+)\s*:\s*(.*)$")
 
 
 def _parse_docstring(doc: str) -> tuple[str, dict[str, str]]:
+    """The description (text before the first section) and per-argument docs.
+
+    Understands Google style (``Args:`` followed by ``name: text`` lines) and
+    Sphinx style (``:param name: text``).
+    """
     lines = inspect.cleandoc(doc).splitlines() if doc else []
     summary: list[str] = []
     params: dict[str, str] = {}
-    in_args = False
+    section: str | None = None
     current: str | None = None
     for line in lines:
         sphinx = _SPHINX.match(line)
         if sphinx:
+            section = "sphinx"
             params[sphinx.group(1)] = sphinx.group(2).strip()
             continue
-        if _ARGS_HEADER.match(line):
-            in_args = True
+        if line.strip().startswith(":"):
+            section = "sphinx"
             continue
-        if in_args:
+        if _ARGS_HEADER.match(line):
+            section, current = "args", None
+            continue
+        if _SECTION_HEADER.match(line):
+            section = "other"
+            continue
+        if section == "args":
             arg = _ARG_LINE.match(line)
             if arg:
                 current = arg.group(1).lstrip("*")
@@ -76,43 +92,77 @@ def _parse_docstring(doc: str) -> tuple[str, dict[str, str]]:
             elif line.strip() and line.startswith((" ", "\t")) and current:
                 params[current] += " " + line.strip()
             elif line.strip():
-                in_args = False
+                section = "other"
             continue
-        if not params and not line.strip().startswith((":", "Returns:", "Raises:")):
+        if section is None:
             summary.append(line)
-    description = "\n".join(summary).strip()
-    return description, params
+    return "\n".join(summary).strip(), params
 
 
 def schema_for_function(func: Callable[..., Any]) -> tuple[str, dict[str, Any]]:
-    """The description and input schema of a function tool."""
+    """The description and input schema of a function tool.
+
+    A parameter without a default is required (even when its hint admits
+    None); unknown input fields are refused unless the function takes
+    ``**kwargs``, since calling it with them would fail.
+    """
     signature = inspect.signature(func)
-    hints = typing.get_type_hints(func)
+    try:
+        hints = typing.get_type_hints(func)
+    except Exception as exc:
+        raise TypeError(f"type hints of {func.__qualname__} cannot be resolved: {exc}") from None
     description, param_docs = _parse_docstring(inspect.getdoc(func) or "")
     properties: dict[str, Any] = {}
     required: list[str] = []
+    open_ended = False
     for name, parameter in signature.parameters.items():
-        if parameter.kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD):
+        if parameter.kind is inspect.Parameter.VAR_KEYWORD:
+            open_ended = True
             continue
-        schema, nullable = _schema_for(hints.get(name, parameter.annotation))
+        if parameter.kind is inspect.Parameter.VAR_POSITIONAL:
+            continue
+        if parameter.kind is inspect.Parameter.POSITIONAL_ONLY:
+            raise TypeError(
+                f"@tool function {func.__qualname__}: parameter {name} is positional-only; "
+                "tool input is passed by keyword"
+            )
+        try:
+            schema, nullable = _schema_for(hints.get(name, parameter.annotation))
+        except TypeError as exc:
+            raise TypeError(f"@tool function {func.__qualname__}, parameter {name}: {exc}") from None
+        if nullable:
+            schema = _with_null(schema)
         if name in param_docs:
             schema["description"] = param_docs[name]
-        if parameter.default is not inspect.Parameter.empty:
-            if parameter.default is not None:
-                schema["default"] = parameter.default
-        elif not nullable:
+        if parameter.default is inspect.Parameter.empty:
             required.append(name)
+        elif parameter.default is not None:
+            schema["default"] = parameter.default
         properties[name] = schema
     input_schema: dict[str, Any] = {"type": "object", "properties": properties}
     if required:
         input_schema["required"] = required
+    if not open_ended:
+        input_schema["additionalProperties"] = False
     return description, input_schema
 
 
-class FunctionTool:
-    """Adapts an async function to the tool interface."""
+def _with_null(schema: dict[str, Any]) -> dict[str, Any]:
+    kind = schema.get("type")
+    if isinstance(kind, str):
+        return {**schema, "type": [kind, "null"]}
+    if not schema:
+        return schema  # already admits anything
+    return {"anyOf": [schema, {"type": "null"}]}
 
-    def __init__(self, func: Callable[..., Any], *, name: str | None = None, description: str | None = None) -> None:
+
+class FunctionTool:
+    """Adapts an async function to the tool interface (``name``,
+    ``description``, ``input_schema``, ``execute(input)``)."""
+
+    def __init__(
+        self, func: Callable[..., Any], *, name: str | None = None, description: str | None = None
+    ) -> None:
         if not inspect.iscoroutinefunction(func):
             raise TypeError(f"@tool function {func.__qualname__} must be async (async def)")
         self._func = func
@@ -121,4 +171,5 @@ class FunctionTool:
         self.description = description or derived
 
     async def execute(self, input: dict[str, Any]) -> Any:
+        """Call the function with the (already validated) input as keyword arguments."""
         return await self._func(**input)

@@ -8,10 +8,10 @@ imports it only after ``describe`` has been answered.
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
 __all__ = [
     "WireModel",
@@ -21,6 +21,7 @@ __all__ = [
     "ToolCallBlock",
     "ToolResultBlock",
     "ImageBlock",
+    "OtherBlock",
     "ContentBlock",
     "Message",
     "ToolCall",
@@ -79,10 +80,31 @@ class ImageBlock(WireModel):
     source: dict[str, Any]
 
 
+class OtherBlock(WireModel):
+    """A block of a type this version does not know; kept and passed on as is."""
+
+    type: str
+
+
+_KNOWN_BLOCKS = frozenset({"text", "thinking", "redacted_thinking", "tool_call", "tool_result", "image"})
+
+
+def _block_tag(value: Any) -> str:
+    kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
+    return kind if kind in _KNOWN_BLOCKS else "other"
+
+
 ContentBlock = Annotated[
-    TextBlock | ThinkingBlock | RedactedThinkingBlock | ToolCallBlock | ToolResultBlock | ImageBlock,
-    Field(discriminator="type"),
+    Annotated[TextBlock, Tag("text")]
+    | Annotated[ThinkingBlock, Tag("thinking")]
+    | Annotated[RedactedThinkingBlock, Tag("redacted_thinking")]
+    | Annotated[ToolCallBlock, Tag("tool_call")]
+    | Annotated[ToolResultBlock, Tag("tool_result")]
+    | Annotated[ImageBlock, Tag("image")]
+    | Annotated[OtherBlock, Tag("other")],
+    Discriminator(_block_tag),
 ]
+"""Any content block; a block of an unknown ``type`` becomes an ``OtherBlock``."""
 
 
 class ToolCall(WireModel):
@@ -131,7 +153,7 @@ class ToolResult(WireModel):
         return cls(success=False, output=output, error=ToolError(message=message, type=type))
 
 
-class HookAction(str, Enum):
+class HookAction(StrEnum):
     CONTINUE = "CONTINUE"
     DENY = "DENY"
     MODIFY = "MODIFY"

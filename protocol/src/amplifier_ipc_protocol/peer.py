@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import inspect
 import sys
 import traceback
 from collections.abc import Awaitable, Callable
@@ -303,7 +304,11 @@ class Peer:
                 {
                     "jsonrpc": "2.0",
                     "id": request_id,
-                    "error": {"code": error.code, "message": error.message, "data": {"type": type(error).__name__}},
+                    "error": {
+                        "code": error.code,
+                        "message": error.message,
+                        "data": {"type": type(error).__name__},
+                    },
                 }
             )
         self._write(data)
@@ -390,11 +395,17 @@ class Peer:
             # A graceful cancel leaves the task running: the handler registered
             # for "cancel" tells the component to stop at its next safe point.
             target = params.get("id")
-            task = self._incoming.get(target) if _valid_id(target) else None
-            if task is not None and not task.done():
-                assert target is not None
-                self._cancelled_by_peer.add(target)
-                task.cancel()
+            task = self._incoming.get(target) if isinstance(target, (int, str)) else None
+            if task is not None and not task.done() and isinstance(target, (int, str)):
+                if inspect.getcoroutinestate(task.get_coro()) == inspect.CORO_CREATED:  # type: ignore[arg-type]
+                    # Cancelled before its first step, the handler body never
+                    # runs, so it cannot answer for itself.
+                    task.cancel()
+                    del self._incoming[target]
+                    self._send_error(target, RequestCancelled(f"request {target!r} was cancelled"))
+                else:
+                    self._cancelled_by_peer.add(target)
+                    task.cancel()
             # cancel may also be handled by the owner (to log or clean up)
         handler = self._handlers.get(method)
         if handler is None:
@@ -429,7 +440,7 @@ class Peer:
             else:
                 self._send_error(None, InvalidRequest("a message needs a method, a result or an error"))
             return
-        entry = self._pending.pop(request_id, None) if _valid_id(request_id) else None
+        entry = self._pending.pop(request_id, None) if isinstance(request_id, (int, str)) else None
         if entry is None:
             if "error" in message and request_id is None:
                 error = message["error"]

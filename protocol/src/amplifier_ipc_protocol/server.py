@@ -31,6 +31,13 @@ __all__ = ["Server"]
 
 _HOOK_STOP = ("DENY", "ASK_USER")
 
+# A component's close() gets this long, so one stuck component cannot keep
+# the service alive after the Host has gone.
+CLOSE_TIMEOUT_S = 2.0
+# Handler tasks still running when the channel closes get this long to
+# finish their cleanup after being cancelled, then the process exits anyway.
+EXIT_TASK_GRACE_S = 1.0
+
 
 def _to_wire(value: Any) -> Any:
     to_wire = getattr(value, "to_wire", None)
@@ -57,6 +64,15 @@ def _hook_result(value: Any) -> dict[str, Any]:
     raise InternalError(f"hook returned {type(value).__name__}, expected a HookResult or a dict")
 
 
+async def _cancel_remaining_tasks() -> None:
+    me = asyncio.current_task()
+    tasks = [t for t in asyncio.all_tasks() if t is not me and not t.done()]
+    for task in tasks:
+        task.cancel()
+    if tasks:
+        await asyncio.wait(tasks, timeout=EXIT_TASK_GRACE_S)
+
+
 class Server:
     """Serves one service package: ``Server("amplifier_foundation").run()``."""
 
@@ -79,10 +95,16 @@ class Server:
 
         wire_in, wire_out = protect_stdio()
         code = 0
+        # Not asyncio.run: it waits without limit for executor threads, so a
+        # tool blocked in asyncio.to_thread would keep the service alive.
+        loop = asyncio.new_event_loop()
         try:
-            asyncio.run(self._serve_fds(wire_in, wire_out))
+            loop.run_until_complete(self._serve_fds(wire_in, wire_out))
         except KeyboardInterrupt:
             code = 130
+        except BaseException:
+            traceback.print_exc()
+            code = 1
         finally:
             terminate_children()
             sys.stderr.flush()
@@ -92,7 +114,8 @@ class Server:
         from .stdio import open_wire
 
         reader, writer = await open_wire(wire_in, wire_out)
-        await self.serve(reader, writer)  # type: ignore[arg-type]
+        await self.serve(reader, writer)
+        await _cancel_remaining_tasks()
 
     async def serve(self, reader: Any, writer: Any) -> None:
         """Serve one connection until it closes or ``shutdown`` arrives."""
@@ -155,7 +178,7 @@ class Server:
                 try:
                     result = close()
                     if hasattr(result, "__await__"):
-                        await asyncio.wait_for(result, timeout=2.0)
+                        await asyncio.wait_for(result, timeout=CLOSE_TIMEOUT_S)
                 except Exception as exc:  # closing must not stop the others closing
                     self._log(f"closing {component.kind} {component.name} failed: {exc}")
 
@@ -200,6 +223,7 @@ class Server:
 
     async def _list_tools(self, found: Discovered) -> list[dict[str, Any]]:
         specs: list[dict[str, Any]] = []
+        seen: set[str] = set()
         self._tool_sets.clear()
         for component in found.of_kind("tool"):
             instance = component.instance
@@ -213,6 +237,9 @@ class Server:
                         check_object_schema(spec.get("input_schema"), owner=f"tool {spec.get('name')}")
                     except ValueError as exc:
                         raise InternalError(str(exc)) from None
+                    if spec.get("name") in seen:
+                        raise InternalError(f"{self.name} lists tool {spec.get('name')!r} twice")
+                    seen.add(spec["name"])
                     self._tool_sets[spec["name"]] = component
                     specs.append(spec)
                 continue
@@ -221,10 +248,14 @@ class Server:
                 check_object_schema(schema, owner=f"tool {component.name}")
             except ValueError as exc:
                 raise InternalError(str(exc)) from None
+            if component.name in seen:
+                raise InternalError(f"{self.name} lists tool {component.name!r} twice")
+            seen.add(component.name)
+            description = component.mark.options.get("description")
             specs.append(
                 {
                     "name": component.name,
-                    "description": getattr(instance, "description", "") or "",
+                    "description": description or getattr(instance, "description", "") or "",
                     "input_schema": schema,
                 }
             )
@@ -338,11 +369,7 @@ class Server:
         if name is not None:
             component = self._find("hook", name, "hook")
             return _hook_result(await component.instance.handle(event, data))
-        hooks = [
-            c
-            for c in self._load().of_kind("hook")
-            if event in c.mark.events or "*" in c.mark.events
-        ]
+        hooks = [c for c in self._load().of_kind("hook") if event in c.mark.events or "*" in c.mark.events]
         hooks.sort(key=lambda c: c.mark.priority)
         injections: list[dict[str, Any]] = []
         modified = False
@@ -406,14 +433,22 @@ class Server:
         result = await component.instance.complete(request)
         wire = _to_wire(result)
         if not isinstance(wire, dict):
-            raise InternalError(f"provider {component.name} returned {type(result).__name__}, not a ChatResponse")
+            raise InternalError(
+                f"provider {component.name} returned {type(result).__name__}, not a ChatResponse"
+            )
         return wire
 
     async def _provider_info(self, params: dict[str, Any]) -> dict[str, Any]:
         component = self._find("provider", params.get("provider"), "provider")
         info = getattr(component.instance, "info", None)
         if not callable(info):
-            return {"id": component.name, "display_name": component.name, "models": [], "capabilities": [], "defaults": {}}
+            return {
+                "id": component.name,
+                "display_name": component.name,
+                "models": [],
+                "capabilities": [],
+                "defaults": {},
+            }
         result = info()
         if hasattr(result, "__await__"):
             result = await result

@@ -43,7 +43,9 @@ class _ThreadReader:
         self._fd = fd
 
     async def read(self, n: int = -1) -> bytes:
-        return await asyncio.get_running_loop().run_in_executor(None, os.read, self._fd, n if n > 0 else 65536)
+        return await asyncio.get_running_loop().run_in_executor(
+            None, os.read, self._fd, n if n > 0 else 65536
+        )
 
 
 class _FdWriter:
