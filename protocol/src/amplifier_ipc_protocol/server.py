@@ -218,6 +218,9 @@ class Server:
             ],
             "providers": [{"name": c.name} for c in found.of_kind("provider")],
             "content": {"paths": found.content},
+            # Every component by kind and name: what `configure` accepts, including tool sets
+            # whose tools are named differently (the registry routes config with it).
+            "components": [{"kind": c.kind, "name": c.name} for c in found.components],
         }
         return {"name": self.name, "protocol_version": m.PROTOCOL_VERSION, "capabilities": capabilities}
 
