@@ -1,0 +1,197 @@
+"""Find and fetch the bytes of a definition or a service source.
+
+A location is one of: a relative or absolute path (relative to the file that
+names it), ``file://``, ``https://`` (fetched once, then read from the cache)
+or ``git+https://host/repo@ref#subdirectory=path`` (cloned shallow, once).
+A bare name with no slash is an alias, resolved by the caller.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urljoin, urlsplit
+
+from .errors import ResolutionError
+
+__all__ = ["Fetched", "GitLocation", "is_alias", "fetch_definition", "join_location", "parse_git_url", "git_checkout"]
+
+# A definition is a small YAML file; anything larger is not one.
+MAX_DEFINITION_BYTES = 1024 * 1024
+# Long enough for a slow server, short enough that a dead one fails a command promptly.
+HTTP_TIMEOUT_S = 30.0
+# A shallow clone of one ref; a repository that takes longer is unreachable in practice.
+GIT_TIMEOUT_S = 300.0
+
+
+@dataclass(slots=True)
+class Fetched:
+    """The raw bytes of a definition and where they came from."""
+
+    raw: bytes
+    source_url: str
+    """What the user named, canonicalised (a path, an https or git URL)."""
+    local_path: str | None
+    """A file on disk that relative locations inside it resolve against, if any."""
+
+    @property
+    def base(self) -> str:
+        return self.local_path or self.source_url
+
+
+@dataclass(slots=True)
+class GitLocation:
+    url: str
+    ref: str | None
+    subdirectory: str
+
+
+def is_alias(location: str) -> bool:
+    """A bare name (no slash, no scheme, no YAML suffix) names a registered definition."""
+    return "/" not in location and "://" not in location and not location.endswith((".yaml", ".yml"))
+
+
+def join_location(base: str, location: str) -> str:
+    """``location`` made absolute against ``base`` (the file or URL naming it)."""
+    if "://" in location or location.startswith("git+"):
+        return location
+    if base.startswith(("https://", "http://")):
+        return urljoin(base, location)
+    if os.path.isabs(location):
+        return os.path.normpath(location)
+    return os.path.normpath(os.path.join(os.path.dirname(base), location))
+
+
+def parse_git_url(location: str) -> GitLocation:
+    """Split ``git+https://host/repo.git@ref#subdirectory=path``."""
+    rest = location[len("git+") :]
+    fragment = ""
+    if "#" in rest:
+        rest, fragment = rest.split("#", 1)
+    subdirectory = ""
+    for part in fragment.split("&"):
+        if part.startswith("subdirectory="):
+            subdirectory = unquote(part[len("subdirectory=") :])
+    scheme_end = rest.index("://") + 3 if "://" in rest else 0
+    ref = None
+    at = rest.rfind("@")
+    if at > scheme_end and "/" not in rest[at:]:
+        rest, ref = rest[:at], rest[at + 1 :]
+    parts = [p for p in subdirectory.split("/") if p]
+    if ".." in parts or subdirectory.startswith("/"):
+        raise ResolutionError(
+            f"{location}: subdirectory must stay inside the repository", hint="remove '..' from #subdirectory="
+        )
+    return GitLocation(url=rest, ref=ref or None, subdirectory="/".join(parts))
+
+
+def git_checkout(git: GitLocation, cache_dir: Path, *, refresh: bool = False) -> Path:
+    """A shallow checkout of ``git.url`` at ``git.ref``, cloned once into the cache."""
+    key = hashlib.sha256(f"{git.url}@{git.ref or ''}".encode()).hexdigest()[:24]
+    dest = cache_dir / "git" / key
+    if dest.is_dir() and not refresh:
+        return dest
+    if shutil.which("git") is None:
+        raise ResolutionError(f"cannot fetch {git.url}: git is not installed", hint="install git, or use a local path")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=".clone-", dir=dest.parent))
+    steps = [
+        ["git", "init", "-q"],
+        ["git", "fetch", "-q", "--depth", "1", git.url, git.ref or "HEAD"],
+        ["git", "checkout", "-q", "FETCH_HEAD"],
+    ]
+    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
+    try:
+        for step in steps:
+            done = subprocess.run(step, cwd=work, capture_output=True, text=True, timeout=GIT_TIMEOUT_S, env=env)
+            if done.returncode != 0:
+                raise ResolutionError(
+                    f"cannot fetch {git.url}@{git.ref or 'HEAD'}: {done.stderr.strip() or 'git failed'}",
+                    hint="check the URL and the ref (branch, tag or commit)",
+                )
+    except subprocess.TimeoutExpired:
+        shutil.rmtree(work, ignore_errors=True)
+        raise ResolutionError(f"cannot fetch {git.url}: git took longer than {GIT_TIMEOUT_S:.0f} s") from None
+    except ResolutionError:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    if dest.exists():
+        shutil.rmtree(dest)
+    work.rename(dest)
+    return dest
+
+
+def fetch_definition(location: str, cache_dir: Path, *, refresh: bool = False) -> Fetched:
+    """The bytes of the definition at an absolute ``location`` (see ``join_location``)."""
+    if location.startswith("git+"):
+        git = parse_git_url(location)
+        root = git_checkout(git, cache_dir, refresh=refresh)
+        target = root / git.subdirectory if git.subdirectory else root
+        if target.is_dir():
+            target = _single_yaml(target, location)
+        return Fetched(raw=_read_file(target, location), source_url=location, local_path=str(target))
+    if location.startswith(("https://", "http://")):
+        return Fetched(raw=_fetch_http(location, cache_dir, refresh), source_url=location, local_path=None)
+    if location.startswith("file://"):
+        location = unquote(urlsplit(location).path)
+    if "://" in location:
+        scheme = location.split("://", 1)[0]
+        raise ResolutionError(
+            f"{location}: unsupported scheme '{scheme}'",
+            hint="use a path, file://, https:// or git+https://...@ref#subdirectory=...",
+        )
+    path = Path(location)
+    if path.is_dir():
+        path = _single_yaml(path, location)
+    return Fetched(raw=_read_file(path, location), source_url=str(path.resolve()), local_path=str(path.resolve()))
+
+
+def _single_yaml(folder: Path, location: str) -> Path:
+    found = sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml"))
+    if len(found) != 1:
+        raise ResolutionError(
+            f"{location} is a folder with {len(found)} YAML files",
+            hint="name the definition file itself",
+        )
+    return found[0]
+
+
+def _read_file(path: Path, location: str) -> bytes:
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise ResolutionError(f"{location}: no such file", hint="check the path (relative to the file naming it)") from None
+    except OSError as exc:
+        raise ResolutionError(f"{location}: cannot read it: {exc.strerror}") from None
+    if size > MAX_DEFINITION_BYTES:
+        raise ResolutionError(f"{location}: {size} bytes is too large for a definition")
+    return path.read_bytes()
+
+
+def _fetch_http(url: str, cache_dir: Path, refresh: bool) -> bytes:
+    cached = cache_dir / "http" / (hashlib.sha256(url.encode()).hexdigest()[:32] + ".yaml")
+    if cached.is_file() and not refresh:
+        return cached.read_bytes()
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=HTTP_TIMEOUT_S) as response:
+            raw: bytes = response.read(MAX_DEFINITION_BYTES + 1)
+    except urllib.error.HTTPError as exc:
+        raise ResolutionError(f"cannot fetch {url}: HTTP {exc.code} {exc.reason}", hint="check the URL") from None
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise ResolutionError(f"cannot fetch {url}: {reason}", hint="check the URL and your network") from None
+    if len(raw) > MAX_DEFINITION_BYTES:
+        raise ResolutionError(f"{url}: more than {MAX_DEFINITION_BYTES} bytes is too large for a definition")
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cached.with_suffix(".tmp")
+    tmp.write_bytes(raw)
+    tmp.replace(cached)
+    return raw
