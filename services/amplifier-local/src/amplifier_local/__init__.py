@@ -1,0 +1,1 @@
+"""amplifier-local: the offline default provider, a GGUF model run by llama.cpp."""
