@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ServiceSpec", "SessionConfig"]
+__all__ = ["HostLimits", "ServiceSpec", "SessionConfig"]
 
 
 @dataclass(slots=True)
@@ -63,3 +63,29 @@ class SessionConfig:
     depth: int = 0
     """Delegation depth: 0 for a top-level session."""
     metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class HostLimits:
+    """The Host's timeouts and caps. Defaults suit interactive use; tests shorten them."""
+
+    describe_timeout: float = 15.0
+    """A service's ``describe`` must answer within this (a cold Python start with imports)."""
+    configure_timeout: float = 15.0
+    """``configure`` may build clients; it must not take longer than a start."""
+    call_timeout: float = 60.0
+    """Context-manager calls, ``provider.info``, ``content.read``: small, local operations."""
+    hook_timeout: float = 30.0
+    """PROTOCOL §6: a hook that takes longer is skipped and reported."""
+    approval_timeout: float = 300.0
+    """Used when a ``request.approval`` gives no timeout of its own."""
+    shutdown_grace: float = 2.0
+    """PROTOCOL §3: after ``shutdown`` and EOF, time to exit before SIGTERM."""
+    term_grace: float = 2.0
+    """PROTOCOL §3: after SIGTERM to the process group, time before SIGKILL."""
+    cancel_grace: float = 2.0
+    """After an immediate cancel, time the orchestrator gets to store cancelled tool results."""
+    max_system_prompt_bytes: int = 512 * 1024
+    """Content beyond this is dropped with a warning: it would crowd out the conversation."""
+    max_mention_depth: int = 3
+    """``@mentions`` inside mentioned files are followed this many levels deep."""

@@ -1,0 +1,329 @@
+"""One service process: spawn in its own process group, drain stderr, tear down.
+
+A ``ServiceProcess`` owns the child, the ``Peer`` on its stdio, and the task
+that copies its stderr into the session's ``services.log`` (each line
+prefixed by the service name), keeping the last lines for error messages.
+Teardown follows PROTOCOL §3: ``shutdown``, close stdin, grace, SIGTERM to the
+whole process group, grace, SIGKILL; a group is only done when no live
+process of it remains, so a grandchild a tool started cannot survive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import collections
+import os
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TextIO
+
+from amplifier_ipc_protocol.peer import Handler, NotificationFallback, Peer
+
+from .config import ServiceSpec
+from .errors import ServiceStartError
+
+__all__ = [
+    "BASE_ENV_NAMES",
+    "HostPeer",
+    "ServiceLog",
+    "ServiceProcess",
+    "build_env",
+    "group_members",
+    "kill_all_groups",
+    "on_exit",
+]
+
+# PROTOCOL §8: the only variables of the Host's environment every service sees.
+BASE_ENV_NAMES = ("PATH", "HOME", "LANG", "TERM", "TMPDIR")
+# Lines of a service's stderr kept for error messages.
+STDERR_TAIL_LINES = 30
+# Bytes read from a stderr pipe at a time.
+STDERR_CHUNK_BYTES = 64 * 1024
+# After a service exits, how long its stderr may take to reach EOF (the tail
+# shown in an error must include its last words).
+STDERR_SETTLE_S = 0.5
+# How often teardown looks at a process group while waiting for it to empty.
+GROUP_POLL_S = 0.01
+
+# Process groups started by this Python process and not yet known to be empty:
+# killed at interpreter exit whatever happened to the asyncio loop.
+_LIVE_GROUPS: set[int] = set()
+
+
+class HostPeer(Peer):
+    """The Host's end of a service's stdio."""
+
+    @property
+    def next_request_id(self) -> int:
+        """The id the next ``request()`` will carry, so stream notifications
+        the service tags with it can be matched to the request before it is sent."""
+        return self._next_id
+
+
+class ServiceLog:
+    """The session's ``services.log``: every service's stderr, line by line, prefixed."""
+
+    def __init__(self, path: Path | None) -> None:
+        self._file: TextIO | None = open(path, "a", encoding="utf-8") if path else None  # noqa: SIM115
+
+    def write(self, service: str, text: str) -> None:
+        if self._file is None:
+            return
+        self._file.write(f"[{service}] {text}\n")
+
+    def flush(self) -> None:
+        if self._file is not None:
+            self._file.flush()
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+def build_env(spec: ServiceSpec, session_id: str) -> dict[str, str]:
+    """The environment of PROTOCOL §8 for ``spec``: base set, allowed names, explicit values."""
+    source = os.environ
+    env = {name: source[name] for name in BASE_ENV_NAMES if name in source}
+    env["AMPLIFIER_HOME"] = source.get("AMPLIFIER_HOME") or str(Path.home() / ".amplifier")
+    env["AMPLIFIER_SESSION_ID"] = session_id
+    for name in spec.env_allow:
+        if name in source:
+            env[name] = source[name]
+    env.update(spec.env)
+    return env
+
+
+def group_members(pgid: int) -> list[int]:
+    """Live (non-zombie) processes of process group ``pgid`` (Linux /proc)."""
+    members: list[int] = []
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        try:
+            os.killpg(pgid, 0)
+        except (ProcessLookupError, PermissionError):
+            return []
+        return [pgid]
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as handle:
+                data = handle.read()
+        except OSError:
+            continue
+        # the command name is in parentheses and may itself hold spaces
+        fields = data[data.rfind(b")") + 2 :].split()
+        if len(fields) > 2 and fields[0] != b"Z" and int(fields[2]) == pgid:
+            members.append(int(entry))
+    return members
+
+
+def _signal_group(pgid: int, sig: signal.Signals) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def kill_all_groups() -> None:
+    """SIGKILL every process group this process started that may still be alive."""
+    for pgid in list(_LIVE_GROUPS):
+        _signal_group(pgid, signal.SIGKILL)
+        _LIVE_GROUPS.discard(pgid)
+
+
+atexit.register(kill_all_groups)
+
+
+class ServiceProcess:
+    """A running service: its process, its group, its peer and its log."""
+
+    def __init__(self, spec: ServiceSpec, process: asyncio.subprocess.Process, log: ServiceLog) -> None:
+        self.spec = spec
+        self.name = spec.name
+        self.process = process
+        self.pgid = process.pid  # start_new_session makes the child its group's leader
+        self.log = log
+        self.stderr_tail: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL_LINES)
+        self.describe: dict[str, Any] = {}
+        self.torn_down = False
+        self.expected_exit = False
+        self.peer: HostPeer
+        self._stderr_task: asyncio.Task[None] | None = None
+        self._exit_task: asyncio.Task[int] | None = None
+
+    @classmethod
+    async def start(
+        cls,
+        spec: ServiceSpec,
+        *,
+        cwd: Path,
+        env: dict[str, str],
+        log: ServiceLog,
+        handlers: dict[str, Handler],
+        on_notification: NotificationFallback | None = None,
+    ) -> ServiceProcess:
+        """Start ``spec`` in its own process group and begin reading its stdout and stderr."""
+        if not spec.command:
+            raise ServiceStartError(
+                f"service {spec.name} has no command", service=spec.name, hint="give the service a command"
+            )
+        workdir = spec.working_dir or cwd
+        try:
+            process = await asyncio.create_subprocess_exec(
+                *spec.command,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                cwd=str(workdir),
+                env=env,
+                start_new_session=True,
+            )
+        except (FileNotFoundError, PermissionError, NotADirectoryError) as exc:
+            raise ServiceStartError(
+                f"service {spec.name} could not be started: {exc.strerror or exc}: "
+                f"{spec.command[0]} (working directory {workdir})",
+                service=spec.name,
+                hint="install the service (amplifier-ipc install) or fix its command",
+            ) from None
+        _LIVE_GROUPS.add(process.pid)
+        service = cls(spec, process, log)
+        assert process.stdout is not None and process.stdin is not None
+        service.peer = HostPeer(
+            process.stdout,
+            process.stdin,
+            name=spec.name,
+            handlers=handlers,
+            on_notification=on_notification,
+            report=lambda text: log.write(spec.name, f"(host) {text}"),
+            cancel_handlers_on_eof=True,
+        )
+        service.peer.start()
+        service._stderr_task = asyncio.get_running_loop().create_task(service._drain_stderr())
+        return service
+
+    # -- stderr -------------------------------------------------------------
+
+    async def _drain_stderr(self) -> None:
+        stream = self.process.stderr
+        assert stream is not None
+        partial = b""
+        while True:
+            try:
+                chunk = await stream.read(STDERR_CHUNK_BYTES)
+            except (ConnectionError, OSError):
+                break
+            if not chunk:
+                break
+            lines = (partial + chunk).split(b"\n")
+            partial = lines.pop()
+            for raw in lines:
+                self._stderr_line(raw)
+        if partial:
+            self._stderr_line(partial)
+        self.log.flush()
+
+    def _stderr_line(self, raw: bytes) -> None:
+        text = raw.decode("utf-8", errors="replace").rstrip("\r")
+        self.stderr_tail.append(text)
+        self.log.write(self.name, text)
+
+    async def tail(self) -> str:
+        """The last lines of stderr, after letting a dead process's last words arrive."""
+        if self._stderr_task is not None and self.process.returncode is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(self._stderr_task), STDERR_SETTLE_S)
+            except (TimeoutError, asyncio.CancelledError):
+                pass
+        return "\n".join(self.stderr_tail)
+
+    # -- state --------------------------------------------------------------
+
+    @property
+    def alive(self) -> bool:
+        return self.process.returncode is None and not self.peer.closed
+
+    def exit_description(self) -> str:
+        code = self.process.returncode
+        if code is None:
+            return f"closed its stdout ({self.peer.close_reason})"
+        if code < 0:
+            try:
+                return f"was killed by {signal.Signals(-code).name}"
+            except ValueError:
+                return f"was killed by signal {-code}"
+        return f"exited with code {code}"
+
+    async def wait_exit(self) -> int:
+        """Wait for the process to exit; returns its exit code."""
+        if self._exit_task is None:
+            self._exit_task = asyncio.get_running_loop().create_task(self.process.wait())
+        return await asyncio.shield(self._exit_task)
+
+    # -- teardown -----------------------------------------------------------
+
+    async def teardown(self, shutdown_grace: float, term_grace: float) -> None:
+        """PROTOCOL §3 shutdown: ask, close stdin, then SIGTERM and SIGKILL the group."""
+        if self.torn_down:
+            return
+        self.torn_down = True
+        self.expected_exit = True
+        if not self.peer.closed:
+            self.peer.notify_nowait("shutdown")
+        await self.peer.close()
+        try:
+            await asyncio.wait_for(self.wait_exit(), shutdown_grace)
+        except TimeoutError:
+            pass
+        if group_members(self.pgid):
+            _signal_group(self.pgid, signal.SIGTERM)
+            await self._wait_group(term_grace)
+            if group_members(self.pgid):
+                _signal_group(self.pgid, signal.SIGKILL)
+                await self._wait_group(term_grace)
+        await self._finish()
+
+    def kill(self) -> None:
+        """SIGKILL the whole group at once (immediate cancel, a second Ctrl+C)."""
+        self.expected_exit = True
+        _signal_group(self.pgid, signal.SIGKILL)
+
+    async def _wait_group(self, grace: float) -> None:
+        deadline = time.monotonic() + grace
+        while group_members(self.pgid):
+            if time.monotonic() >= deadline:
+                return
+            await asyncio.sleep(GROUP_POLL_S)
+
+    async def _finish(self) -> None:
+        try:
+            await asyncio.wait_for(self.wait_exit(), STDERR_SETTLE_S)
+        except TimeoutError:
+            pass
+        if self._stderr_task is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(self._stderr_task), STDERR_SETTLE_S)
+            except TimeoutError:
+                self._stderr_task.cancel()
+        if not group_members(self.pgid):
+            _LIVE_GROUPS.discard(self.pgid)
+
+
+def on_exit(service: ServiceProcess, callback: Callable[[ServiceProcess], None]) -> None:
+    """Call ``callback`` once when the service's stdout closes (it exited or crashed)."""
+
+    async def watch() -> None:
+        await service.peer.wait_closed()
+        callback(service)
+
+    task = asyncio.get_running_loop().create_task(watch())
+    _WATCHERS.add(task)
+    task.add_done_callback(_WATCHERS.discard)
+
+
+_WATCHERS: set[asyncio.Task[None]] = set()

@@ -1,0 +1,286 @@
+"""The Host's side of PROTOCOL §5, served to every service of the session.
+
+Each service's Peer gets the handlers of ``Router.handlers_for(service)``;
+the Peer runs every incoming request as its own task, so parallel tool calls
+run in parallel across services and within one. Provider stream
+notifications (``stream.provider.*``, tagged by the provider with the id of
+its ``provider.complete`` request) are relayed to the service that asked,
+re-tagged with the id of *its* ``request.provider_complete`` request.
+Orchestrator notifications (``stream.token``, ``log``...) become events.
+"""
+
+from __future__ import annotations
+
+import collections
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from amplifier_ipc_protocol import methods as m
+from amplifier_ipc_protocol.errors import (
+    ComponentNotFound,
+    InvalidParams,
+    MethodNotFound,
+    ProtocolError,
+    ServiceGone,
+)
+from amplifier_ipc_protocol.peer import Handler, NotificationFallback, current_request_id
+
+from . import events as ev
+from .approvals import Approvals
+from .config import HostLimits
+from .hooks import fan_out_hook
+from .persistence import SessionStore
+from .process import HostPeer, ServiceProcess
+from .routing import ComponentRef, HookRoute, RoutingTable
+
+__all__ = ["Router", "ChildSessions", "NOTIFICATION_EVENTS"]
+
+# Notification from a service -> the event type the consumer sees.
+NOTIFICATION_EVENTS = {
+    m.STREAM_TOKEN: ev.TOKEN,
+    m.STREAM_THINKING: ev.THINKING,
+    m.STREAM_CONTENT_BLOCK_START: ev.CONTENT_BLOCK_START,
+    m.STREAM_CONTENT_BLOCK_END: ev.CONTENT_BLOCK_END,
+    m.STREAM_TOOL_CALL_START: ev.TOOL_CALL_START,
+    m.STREAM_TOOL_CALL: ev.TOOL_CALL,
+    m.STREAM_TOOL_RESULT: ev.TOOL_RESULT,
+    m.STREAM_USAGE: ev.USAGE,
+    m.STREAM_TODO_UPDATE: ev.TODO_UPDATE,
+    m.LOG: ev.LOG,
+}
+_PROVIDER_STREAM_PREFIX = "stream.provider."
+_USAGE_FIELDS = (
+    "input_tokens",
+    "output_tokens",
+    "total_tokens",
+    "reasoning_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+)
+
+Emit = Callable[[str, dict[str, Any]], None]
+ChildSessions = Callable[[str, str, dict[str, Any]], Awaitable[dict[str, Any]]]
+"""(method, calling service, params) -> result: runs ``request.session_spawn``/``resume``."""
+
+
+class Router:
+    """Routes the requests of every service of one Host; turn state is set per turn."""
+
+    def __init__(self, *, session_id: str, model: str | None, limits: HostLimits, emit: Emit) -> None:
+        self.session_id = session_id
+        self.model = model
+        self.limits = limits
+        self.emit = emit
+        self.table = RoutingTable()
+        self.services: dict[str, ServiceProcess] = {}
+        self.provider: ComponentRef | None = None
+        self.context_manager: ComponentRef | None = None
+        self.store: SessionStore | None = None
+        self.state: dict[str, Any] = {}
+        self.approvals: Approvals | None = None
+        self.children: ChildSessions | None = None
+        self.usage: dict[str, int] = {}
+        self.running_tools: collections.Counter[str] = collections.Counter()
+        self._relays: dict[tuple[str, int | str], tuple[HostPeer, int | str | None]] = {}
+
+    # -- wiring ---------------------------------------------------------------
+
+    def handlers_for(self, service: str) -> dict[str, Handler]:
+        def bind(handler: Callable[[str, dict[str, Any]], Awaitable[Any]]) -> Handler:
+            return lambda params: handler(service, params)
+
+        return {
+            m.REQUEST_TOOL_EXECUTE: bind(self._tool_execute),
+            m.REQUEST_HOOK_EMIT: bind(self._hook_emit),
+            m.REQUEST_CONTEXT_ADD_MESSAGE: bind(self._context_add_message),
+            m.REQUEST_CONTEXT_GET_MESSAGES: bind(self._context_get_messages),
+            m.REQUEST_CONTEXT_CLEAR: bind(self._context_clear),
+            m.REQUEST_PROVIDER_COMPLETE: bind(self._provider_complete),
+            m.REQUEST_STATE_GET: bind(self._state_get),
+            m.STATE_GET: bind(self._state_get),
+            m.REQUEST_STATE_SET: bind(self._state_set),
+            m.STATE_SET: bind(self._state_set),
+            m.REQUEST_APPROVAL: bind(self._approval),
+            m.REQUEST_SESSION_SPAWN: bind(self._session(m.REQUEST_SESSION_SPAWN)),
+            m.REQUEST_SESSION_RESUME: bind(self._session(m.REQUEST_SESSION_RESUME)),
+        }
+
+    def notifications_for(self, service: str) -> NotificationFallback:
+        emit = self.emit
+        relays = self._relays
+
+        def on_notification(method: str, params: dict[str, Any]) -> None:
+            if method.startswith(_PROVIDER_STREAM_PREFIX):
+                target = relays.get((service, params.get("request_id")))  # type: ignore[arg-type]
+                if target is not None:
+                    params["request_id"] = target[1]
+                    target[0].notify_nowait(method, params)
+                return
+            event_type = NOTIFICATION_EVENTS.get(method)
+            if event_type is None:
+                return
+            if event_type == ev.LOG:
+                params = {**params, "service": service}
+            elif event_type == ev.TOOL_CALL and "input" not in params and "arguments" in params:
+                params = {**params, "input": params["arguments"]}
+            emit(event_type, params)
+
+        return on_notification
+
+    def service(self, name: str) -> ServiceProcess:
+        try:
+            return self.services[name]
+        except KeyError:
+            raise ComponentNotFound(f"no service named {name} in this session") from None
+
+    # -- tools ------------------------------------------------------------------
+
+    async def _tool_execute(self, caller: str, params: dict[str, Any]) -> Any:
+        name = params.get("name")
+        if not isinstance(name, str):
+            raise InvalidParams("request.tool_execute needs a tool name")
+        route = self.table.tools.get(name)
+        if route is None:
+            known = ", ".join(sorted(self.table.tools)) or "none"
+            raise ComponentNotFound(f"no tool named {name!r} in this session (tools: {known})")
+        target = self.service(route.service)
+        self.running_tools[name] += 1
+        try:
+            return await target.peer.request(m.TOOL_EXECUTE, {"name": name, "input": params.get("input", {})})
+        except ServiceGone:
+            raise ServiceGone(
+                f"service {route.service} exited during tool {name} ({target.peer.close_reason})",
+                data={"service": route.service},
+            ) from None
+        finally:
+            self.running_tools[name] -= 1
+            if self.running_tools[name] <= 0:
+                del self.running_tools[name]
+
+    # -- hooks ------------------------------------------------------------------
+
+    async def emit_hook(self, event: str, data: dict[str, Any]) -> dict[str, Any]:
+        """PROTOCOL §6 fan-out across every service of the session."""
+        data = dict(data)
+        data.setdefault("session_id", self.session_id)
+        approvals = self.approvals
+        return await fan_out_hook(
+            self.table.hooks_for(event),
+            event,
+            data,
+            call=self._call_hook,
+            timeout=self.limits.hook_timeout,
+            on_error=self._hook_failed,
+            waiting_on_user=approvals.waiting if approvals is not None else lambda service: False,
+        )
+
+    async def _call_hook(self, route: HookRoute, event: str, data: dict[str, Any]) -> Any:
+        target = self.service(route.service)
+        return await target.peer.request(m.HOOK_EMIT, {"event": event, "data": data, "name": route.name})
+
+    def _hook_failed(self, route: HookRoute, event: str, error: str) -> None:
+        self.emit(
+            ev.HOOK_ERROR, {"service": route.service, "hook": route.name, "event": event, "error": error}
+        )
+
+    async def _hook_emit(self, caller: str, params: dict[str, Any]) -> dict[str, Any]:
+        event = params.get("event")
+        data = params.get("data", {})
+        if not isinstance(event, str) or not event:
+            raise InvalidParams("request.hook_emit needs an event name")
+        if not isinstance(data, dict):
+            raise InvalidParams("request.hook_emit data must be an object")
+        return await self.emit_hook(event, data)
+
+    # -- context ----------------------------------------------------------------
+
+    async def context_call(self, method: str, params: dict[str, Any]) -> Any:
+        ref = self.context_manager
+        if ref is None:
+            raise ComponentNotFound("this session has no context manager")
+        return await self.service(ref.service).peer.request(method, params, timeout=self.limits.call_timeout)
+
+    async def _context_add_message(self, caller: str, params: dict[str, Any]) -> Any:
+        message = params.get("message")
+        if not isinstance(message, dict) or not isinstance(message.get("role"), str):
+            raise InvalidParams("request.context_add_message needs a message object with a role")
+        if self.store is not None:
+            self.store.append_message(message)
+        return await self.context_call(m.CONTEXT_ADD_MESSAGE, {"message": message})
+
+    async def _context_get_messages(self, caller: str, params: dict[str, Any]) -> Any:
+        return await self.context_call(m.CONTEXT_GET_MESSAGES, params)
+
+    async def _context_clear(self, caller: str, params: dict[str, Any]) -> Any:
+        return await self.context_call(m.CONTEXT_CLEAR, {})
+
+    # -- providers --------------------------------------------------------------
+
+    async def _provider_complete(self, caller: str, params: dict[str, Any]) -> Any:
+        request = params.get("request")
+        if not isinstance(request, dict):
+            raise InvalidParams("request.provider_complete needs a request object")
+        named = params.get("provider")
+        if named is not None and not isinstance(named, str):
+            raise InvalidParams("request.provider_complete provider must be a string")
+        ref = self.table.resolve("providers", named) if named else self.provider
+        if ref is None:
+            raise ComponentNotFound("this session has no provider")
+        if request.get("model") is None and self.model is not None:
+            request = {**request, "model": self.model}
+        target = self.service(ref.service)
+        key = (ref.service, target.peer.next_request_id)
+        self._relays[key] = (self.service(caller).peer, current_request_id.get())
+        try:
+            result = await target.peer.request(
+                m.PROVIDER_COMPLETE, {"request": request, "provider": ref.name}
+            )
+        finally:
+            self._relays.pop(key, None)
+        if isinstance(result, dict):
+            self._add_usage(result.get("usage"))
+        return result
+
+    def _add_usage(self, usage: Any) -> None:
+        if not isinstance(usage, dict):
+            return
+        for name in _USAGE_FIELDS:
+            value = usage.get(name)
+            if isinstance(value, int) and not isinstance(value, bool):
+                self.usage[name] = self.usage.get(name, 0) + value
+
+    # -- state ------------------------------------------------------------------
+
+    async def _state_get(self, caller: str, params: dict[str, Any]) -> dict[str, Any]:
+        key = params.get("key")
+        if not isinstance(key, str) or not key:
+            raise InvalidParams("state.get needs a key string")
+        return {"value": self.state.get(key)}
+
+    async def _state_set(self, caller: str, params: dict[str, Any]) -> dict[str, Any]:
+        key = params.get("key")
+        if not isinstance(key, str) or not key:
+            raise InvalidParams("state.set needs a key string")
+        if "value" not in params:
+            raise InvalidParams(f"state.set {key} needs a value (null removes the key)")
+        value = params["value"]
+        if value is None:
+            self.state.pop(key, None)
+        else:
+            self.state[key] = value
+        return {"ok": True}
+
+    # -- approvals and child sessions -------------------------------------------
+
+    async def _approval(self, caller: str, params: dict[str, Any]) -> dict[str, Any]:
+        if self.approvals is None:
+            raise ProtocolError("approvals are not available outside a turn")
+        return await self.approvals.request(caller, params)
+
+    def _session(self, method: str) -> Callable[[str, dict[str, Any]], Awaitable[Any]]:
+        async def handler(caller: str, params: dict[str, Any]) -> Any:
+            if self.children is None:
+                raise MethodNotFound(f"{method}: child sessions are not available in this Host yet")
+            return await self.children(method, caller, params)
+
+        return handler

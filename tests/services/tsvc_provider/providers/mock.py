@@ -1,0 +1,67 @@
+"""A provider whose replies follow a script.
+
+Config: ``steps``: a list of replies ``{text?, thinking?, tool_calls?, tokens?}``;
+the reply used is the n-th, n = assistant messages since the last user
+message. ``tokens: N`` streams N one-word tokens (benchmarks). ``record``: a
+file to which every request is appended as one JSON line.
+"""
+
+import json
+from typing import Any
+
+from amplifier_ipc_protocol import provider
+
+
+@provider
+class Mock:
+    name = "mock"
+
+    def info(self) -> dict[str, Any]:
+        return {
+            "id": "mock",
+            "display_name": "Mock provider",
+            "models": ["mock-1"],
+            "capabilities": ["streaming", "tools"],
+            "defaults": {"model": "mock-1", "context_window": 100000},
+        }
+
+    async def complete(self, request: Any) -> dict[str, Any]:
+        wire = request.to_wire()
+        messages = wire.get("messages", [])
+        record = self.config.get("record")
+        if record:
+            with open(record, "a", encoding="utf-8") as handle:
+                handle.write(json.dumps(wire) + "\n")
+        since_user = 0
+        for message in reversed(messages):
+            if message.get("role") == "user":
+                break
+            if message.get("role") == "assistant":
+                since_user += 1
+        steps = self.config.get("steps") or [{"text": "hello from mock"}]
+        step = steps[min(since_user, len(steps) - 1)]
+        notify = self.host.notify
+        content: list[dict[str, Any]] = []
+        if step.get("thinking"):
+            await notify("stream.provider.thinking", {"text": step["thinking"]})
+            content.append({"type": "thinking", "thinking": step["thinking"], "signature": "sig"})
+        text = step.get("text", "")
+        tokens = int(step.get("tokens", 0))
+        if tokens:
+            for _ in range(tokens):
+                await notify("stream.provider.token", {"text": "t "})
+            text = text or "t " * tokens
+        else:
+            for word in text.split(" "):
+                await notify("stream.provider.token", {"text": word + " "})
+        if text:
+            content.append({"type": "text", "text": text})
+        response: dict[str, Any] = {
+            "content": content,
+            "usage": {"input_tokens": 10, "output_tokens": 5, "total_tokens": 15},
+            "finish_reason": "tool_use" if step.get("tool_calls") else "end_turn",
+            "metadata": {"model": wire.get("model")},
+        }
+        if step.get("tool_calls"):
+            response["tool_calls"] = step["tool_calls"]
+        return response
