@@ -33,14 +33,19 @@ WAIT_S = 20.0
 EXIT_GRACE_S = 5.0
 SESSION_ID = "test-session"
 
-ProviderStep = dict[str, Any] | ProtocolError | Callable[[dict[str, Any], "FakeHost"], Awaitable[dict[str, Any]]]
+ProviderStep = (
+    dict[str, Any] | ProtocolError | Callable[[dict[str, Any], "FakeHost"], Awaitable[dict[str, Any]]]
+)
 
 
 def text_response(text: str, **usage: int) -> dict[str, Any]:
     """A ChatResponse holding only text."""
     return {
         "content": [{"type": "text", "text": text}],
-        "usage": {"input_tokens": usage.get("input_tokens", 10), "output_tokens": usage.get("output_tokens", 5)},
+        "usage": {
+            "input_tokens": usage.get("input_tokens", 10),
+            "output_tokens": usage.get("output_tokens", 5),
+        },
         "finish_reason": "end_turn",
     }
 
@@ -140,6 +145,7 @@ class FakeHost:
 
     async def _tool_execute(self, params: dict[str, Any]) -> dict[str, Any]:
         self.tool_inputs.append((params["name"], params["input"]))
+        await self._poke()
         handler = self.tool_handlers.get(params["name"])
         if handler is not None:
             return await handler(params["input"])
@@ -164,6 +170,12 @@ class FakeHost:
         body.update(params)
         result: dict[str, Any] = await self.peer.request("orchestrator.execute", body, timeout=WAIT_S)
         return result
+
+    def start_execute(self, prompt: str, **params: Any) -> tuple[int, asyncio.Task[dict[str, Any]]]:
+        """Run ``execute`` as a task; returns (its request id, the task). The id
+        is the Peer's next id (read privately: Peer.request does not expose it)."""
+        request_id: int = self.peer._next_id
+        return request_id, asyncio.ensure_future(self.execute(prompt, **params))
 
     async def tool(self, name: str, tool_input: dict[str, Any]) -> dict[str, Any]:
         result: dict[str, Any] = await self.peer.request(
@@ -204,7 +216,9 @@ async def spawn_foundation(home: Path, cwd: Path, session_id: str = SESSION_ID) 
         "AMPLIFIER_SESSION_ID": session_id,
     }
     return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "amplifier_foundation",
+        sys.executable,
+        "-m",
+        "amplifier_foundation",
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=None,
@@ -231,7 +245,9 @@ async def start_host(tmp_path: Path, workdir: Path) -> AsyncIterator[Callable[..
         process = await spawn_foundation(tmp_path / "home", workdir)
         host = FakeHost(process, tmp_path / "home")
         hosts.append(host)
-        host.describe = await host.peer.request("describe", {"config": config} if config else None, timeout=WAIT_S)
+        host.describe = await host.peer.request(
+            "describe", {"config": config} if config else None, timeout=WAIT_S
+        )
         if config:
             await host.peer.request("configure", {"config": config}, timeout=WAIT_S)
         return host

@@ -7,11 +7,23 @@ from typing import Any
 import pytest
 from amplifier_ipc_protocol.errors import InvalidParams
 
-EXPECTED_TOOLS = {"read_file", "write_file", "edit_file", "apply_patch", "glob", "grep", "bash", "web_fetch", "todo"}
+EXPECTED_TOOLS = {
+    "read_file",
+    "write_file",
+    "edit_file",
+    "apply_patch",
+    "glob",
+    "grep",
+    "bash",
+    "web_fetch",
+    "todo",
+}
 EXPECTED_HOOKS = {"approval", "logging", "redaction", "status_context", "todo_reminder", "progress_monitor"}
 
 
-async def test_describe_lists_the_orchestrator_context_manager_tools_hooks_and_content(start_host: Any) -> None:
+async def test_describe_lists_the_orchestrator_context_manager_tools_hooks_and_content(
+    start_host: Any,
+) -> None:
     host = await start_host()
     capabilities = host.describe["capabilities"]
     assert host.describe["name"] == "amplifier-foundation"
@@ -19,7 +31,9 @@ async def test_describe_lists_the_orchestrator_context_manager_tools_hooks_and_c
     assert [c["name"] for c in capabilities["context_managers"]] == ["simple"]
     assert {t["name"] for t in capabilities["tools"]} == EXPECTED_TOOLS
     assert {h["name"] for h in capabilities["hooks"]} == EXPECTED_HOOKS
-    assert {"context/foundation.md", "agents/explorer.md", "agents/reviewer.md"} <= set(capabilities["content"]["paths"])
+    assert {"context/foundation.md", "agents/explorer.md", "agents/reviewer.md"} <= set(
+        capabilities["content"]["paths"]
+    )
     for spec in capabilities["tools"]:
         assert spec["description"], spec["name"]
         assert spec["input_schema"]["type"] == "object"
