@@ -25,7 +25,8 @@ _STANDARD = [
     (r"\bchmod\s+(-[a-zA-Z]*\s+)*-?R?\s*0?777\s+/(\s|$)", "opens every file of the system to everyone"),
     (r"\bchown\s+-R\s+\S+\s+/(\s|$)", "changes the owner of every file of the system"),
 ]
-_STRICT = _STANDARD + [
+_STRICT = [
+    *_STANDARD,
     (r"\b(sudo|su|doas)\b", "changes privileges"),
     (r"\b(curl|wget)\b[^|]*\|\s*(ba|z|da)?sh\b", "runs a downloaded script"),
     (r"\bgit\s+push\b.*(--force\b|-f\b|--force-with-lease)", "force-pushes"),
