@@ -38,6 +38,8 @@ class Kit:
         self.record = root / "provider-requests.jsonl"
         self.hosts: list[Host] = []
 
+    service = staticmethod(service)
+
     def config(
         self,
         steps: list[dict[str, Any]] | None = None,

@@ -9,6 +9,7 @@ so the same package can run as several services without a clash (or with one).
 - ``grandchild {pidfile}``: starts a process that ignores SIGTERM and outlives its parent's children.
 - ``wait_file {path}``: returns once path exists (a tool that runs until the test lets it finish).
 - ``remember {key, value}``: session state.
+- ``environment {}``: the service's environment and working directory.
 """
 
 import asyncio
@@ -43,6 +44,7 @@ SPECS = {
     "grandchild": _schema(pidfile="string"),
     "wait_file": _schema(path="string"),
     "remember": _schema(key="string", value="string"),
+    "environment": _OBJECT,
 }
 
 
@@ -110,3 +112,6 @@ class Toolbox:
     async def _remember(self, input: dict[str, Any]) -> str:
         await self.host.state_set(input["key"], input["value"])
         return str(await self.host.state_get(input["key"]))
+
+    async def _environment(self, input: dict[str, Any]) -> dict[str, Any]:
+        return {"env": dict(os.environ), "cwd": os.getcwd()}
