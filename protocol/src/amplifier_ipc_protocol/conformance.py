@@ -53,6 +53,7 @@ class Check:
     name: str
     passed: bool
     detail: str = ""
+    skipped: bool = False
 
 
 @dataclass(slots=True)
@@ -69,6 +70,9 @@ class ConformanceReport:
 
     def failed(self) -> list[Check]:
         return [c for c in self.checks if not c.passed]
+
+
+_SKIPPED = "skipped"
 
 
 class _Failed(Exception):
@@ -252,7 +256,8 @@ async def _run_checks(channel: _Channel, report: ConformanceReport) -> None:
         except _Failed as exc:
             report.checks.append(Check(name, False, str(exc)))
             return None
-        report.checks.append(Check(name, True, detail or ""))
+        text = detail or ""
+        report.checks.append(Check(name, True, text, skipped=text.startswith(_SKIPPED)))
         return detail
 
     described: dict[str, Any] = {}
@@ -310,7 +315,7 @@ async def _run_checks(channel: _Channel, report: ConformanceReport) -> None:
                         f"{required[0]!r}, got {error.get('message')!r}"
                     )
                 return f"tool {spec['name']}: -32602 naming {required[0]}"
-        return "skipped: no tool has required fields"
+        return f"{_SKIPPED}: no tool has required fields"
 
     async def traversal() -> str:
         for path in ("../../../../etc/passwd", "context/../../../../etc/passwd", "/etc/passwd"):
@@ -422,7 +427,8 @@ def format_report(report: ConformanceReport) -> str:
     width = max((len(c.name) for c in report.checks), default=10)
     lines = [f"conformance: {' '.join(report.command)}"]
     for check in report.checks:
-        lines.append(f"  {'PASS' if check.passed else 'FAIL'}  {check.name:<{width}}  {check.detail}")
+        status = "SKIP" if check.skipped else "PASS" if check.passed else "FAIL"
+        lines.append(f"  {status}  {check.name:<{width}}  {check.detail}")
     failed = report.failed()
     if failed or not report.checks:
         lines.append(f"FAILED: {len(failed)} of {len(report.checks)} checks")

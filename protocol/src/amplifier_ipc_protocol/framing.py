@@ -47,10 +47,11 @@ def encode(message: dict[str, Any]) -> bytes:
     """
     try:
         return orjson.dumps(message, default=_default, option=_OPTIONS) + b"\n"
-    except TypeError as exc:
-        raise InvalidParams(f"message cannot be encoded as JSON: {exc}") from None
-    except orjson.JSONEncodeError as exc:
-        raise InvalidParams(f"message cannot be encoded as JSON: {exc}") from None
+    except TypeError as exc:  # orjson.JSONEncodeError is a TypeError
+        raise InvalidParams(
+            f"message cannot be encoded as JSON ({exc}); send only JSON values "
+            "(str, int within 64 bits, float, bool, None, list, dict with string keys)"
+        ) from None
 
 
 def decode(line: bytes) -> dict[str, Any]:

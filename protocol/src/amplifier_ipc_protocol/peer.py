@@ -181,7 +181,7 @@ class Peer:
                     )
                 )
         if self._cancel_handlers_on_eof:
-            for task in list(self._incoming.values()):
+            for task in [*self._incoming.values(), *self._background]:
                 task.cancel()
         if not self._eof.done():
             self._eof.set_result(None)
