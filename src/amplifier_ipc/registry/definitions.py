@@ -29,7 +29,17 @@ COMPONENT_REF_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+(:[A-Za-z0-9_.-]+)?$")
 ENV_NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 INSTALLERS = ("uv",)
 
-COMMON_FIELDS = ("ref", "local_ref", "uuid", "description", "behaviors", "service", "config", "instructions", "context")
+COMMON_FIELDS = (
+    "ref",
+    "local_ref",
+    "uuid",
+    "description",
+    "behaviors",
+    "service",
+    "config",
+    "instructions",
+    "context",
+)
 AGENT_ONLY_FIELDS = ("orchestrator", "context_manager", "provider", "model")
 SERVICE_FIELDS = ("installer", "stack", "source", "command", "env", "name")
 
@@ -96,7 +106,9 @@ def parse_definition(raw: bytes | str, origin: str) -> Definition:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
-        raise DefinitionError(origin, "<document>", f"valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+        raise DefinitionError(
+            origin, "<document>", f"valid YAML{where}: {getattr(exc, 'problem', exc)}"
+        ) from None
     if not isinstance(doc, dict):
         raise DefinitionError(origin, "<document>", "a mapping with an 'agent:' or 'behavior:' key", doc)
     meta = doc.get("_meta") or {}
@@ -121,20 +133,28 @@ def _parse_body(kind: str, body: dict[str, Any], origin: str, sha: str, meta: An
     for key in body:
         if key not in allowed:
             if kind == "behavior" and key in AGENT_ONLY_FIELDS:
-                raise DefinitionError(origin, f"behavior.{key}", "no such field: only an agent names a " + key)
-            raise DefinitionError(origin, f"{kind}.{key}", "one of the fields " + ", ".join(allowed) + " (unknown field)")
+                raise DefinitionError(
+                    origin, f"behavior.{key}", "no such field: only an agent names a " + key
+                )
+            raise DefinitionError(
+                origin, f"{kind}.{key}", "one of the fields " + ", ".join(allowed) + " (unknown field)"
+            )
     if "ref" in body and "local_ref" in body:
         raise DefinitionError(origin, f"{kind}.local_ref", "either 'ref' or 'local_ref' (synonyms), not both")
     ref = body.get("ref", body.get("local_ref"))
     if ref is None:
         raise DefinitionError(origin, f"{kind}.ref", "a name such as 'foundation' (field missing)")
     if not isinstance(ref, str) or not REF_PATTERN.match(ref):
-        raise DefinitionError(origin, f"{kind}.ref", "lowercase letters, digits, '.', '_' or '-' (at most 64)", ref)
+        raise DefinitionError(
+            origin, f"{kind}.ref", "lowercase letters, digits, '.', '_' or '-' (at most 64)", ref
+        )
     uuid = body.get("uuid")
     if uuid is None:
         raise DefinitionError(origin, f"{kind}.uuid", "a fixed UUID such as 3f0c9a52-... (field missing)")
     if not isinstance(uuid, str) or not UUID_PATTERN.match(uuid.lower()):
-        raise DefinitionError(origin, f"{kind}.uuid", "a UUID like 3f0c9a52-1b2d-4c8e-9f00-0123456789ab", uuid)
+        raise DefinitionError(
+            origin, f"{kind}.uuid", "a UUID like 3f0c9a52-1b2d-4c8e-9f00-0123456789ab", uuid
+        )
     definition = Definition(
         kind=kind,
         ref=ref,
@@ -151,17 +171,23 @@ def _parse_body(kind: str, body: dict[str, Any], origin: str, sha: str, meta: An
         if value is None:
             continue
         if not isinstance(value, str) or not COMPONENT_REF_PATTERN.match(value):
-            raise DefinitionError(origin, f"{kind}.{key}", "'service:component' such as 'foundation:streaming'", value)
+            raise DefinitionError(
+                origin, f"{kind}.{key}", "'service:component' such as 'foundation:streaming'", value
+            )
         setattr(definition, key, value)
     if kind == "agent":
         for key in ("orchestrator", "context_manager"):
             if getattr(definition, key) is None:
-                raise DefinitionError(origin, f"agent.{key}", "'service:component' (an agent needs one; field missing)")
+                raise DefinitionError(
+                    origin, f"agent.{key}", "'service:component' (an agent needs one; field missing)"
+                )
     definition.behaviors = _parse_behaviors(body.get("behaviors"), kind, origin)
     if body.get("service") is not None:
         definition.service = _parse_service(body["service"], ref, kind, origin)
     definition.config = _parse_config(body.get("config"), f"{kind}.config", origin)
-    definition.context = _parse_str_list(body.get("context"), f"{kind}.context", origin, "content such as 'foundation:context/x.md'")
+    definition.context = _parse_str_list(
+        body.get("context"), f"{kind}.context", origin, "content such as 'foundation:context/x.md'"
+    )
     return definition
 
 
@@ -202,10 +228,15 @@ def _parse_behaviors(value: Any, kind: str, origin: str) -> list[BehaviorRef]:
             )
         ((alias, location),) = item.items()
         if not isinstance(alias, str) or not REF_PATTERN.match(alias):
-            raise DefinitionError(origin, f"{where}[{index}]", "an alias of lowercase letters, digits, '.', '_', '-'", alias)
+            raise DefinitionError(
+                origin, f"{where}[{index}]", "an alias of lowercase letters, digits, '.', '_', '-'", alias
+            )
         if not isinstance(location, str) or not location:
             raise DefinitionError(
-                origin, f"{where}[{index}].{alias}", "a relative path, file://, https:// or git+https:// URL", location
+                origin,
+                f"{where}[{index}].{alias}",
+                "a relative path, file://, https:// or git+https:// URL",
+                location,
             )
         refs.append(BehaviorRef(alias=alias, location=location))
     return refs
@@ -217,7 +248,9 @@ def _parse_service(value: Any, ref: str, kind: str, origin: str) -> ServiceDecl:
         raise DefinitionError(origin, where, "a mapping {installer, source, command, env}", value)
     for key in value:
         if key not in SERVICE_FIELDS:
-            raise DefinitionError(origin, f"{where}.{key}", "one of " + ", ".join(SERVICE_FIELDS) + " (unknown field)")
+            raise DefinitionError(
+                origin, f"{where}.{key}", "one of " + ", ".join(SERVICE_FIELDS) + " (unknown field)"
+            )
     if "installer" in value and "stack" in value:
         raise DefinitionError(origin, f"{where}.stack", "either 'installer' or 'stack' (synonyms), not both")
     installer = value.get("installer", value.get("stack", "uv"))
@@ -232,14 +265,21 @@ def _parse_service(value: Any, ref: str, kind: str, origin: str) -> ServiceDecl:
     elif isinstance(command, list) and command and all(isinstance(c, str) and c for c in command):
         argv = list(command)
     else:
-        raise DefinitionError(origin, f"{where}.command", "the service's script name, such as 'amplifier-foundation-serve'", command)
+        raise DefinitionError(
+            origin,
+            f"{where}.command",
+            "the service's script name, such as 'amplifier-foundation-serve'",
+            command,
+        )
     env = _parse_str_list(value.get("env"), f"{where}.env", origin, "an environment variable name")
     for index, name in enumerate(env):
         if not ENV_NAME_PATTERN.match(name):
             raise DefinitionError(origin, f"{where}.env[{index}]", "an environment variable name", name)
     name = value.get("name", ref)
     if not isinstance(name, str) or not REF_PATTERN.match(name):
-        raise DefinitionError(origin, f"{where}.name", "a short service name of lowercase letters, digits, '.', '_', '-'", name)
+        raise DefinitionError(
+            origin, f"{where}.name", "a short service name of lowercase letters, digits, '.', '_', '-'", name
+        )
     return ServiceDecl(name=name, installer=installer, source=source, command=argv, env=env)
 
 

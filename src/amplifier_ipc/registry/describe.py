@@ -63,7 +63,10 @@ def describe_service(
             start_new_session=True,
         )
     except OSError as exc:
-        raise InstallError(f"cannot start {name} ({argv[0]}): {exc.strerror}", hint=f"reinstall it: amplifier-ipc install {name} --force") from None
+        raise InstallError(
+            f"cannot start {name} ({argv[0]}): {exc.strerror}",
+            hint=f"reinstall it: amplifier-ipc install {name} --force",
+        ) from None
     answer: dict[str, Any] = {}
     stderr_chunks: list[bytes] = []
 

@@ -43,7 +43,18 @@ RECORD = "amplifier-install.json"
 # Resolving and building a service with SDK dependencies from an empty cache can take minutes.
 UV_TIMEOUT_S = 900.0
 # Folders that never affect what gets installed.
-SKIPPED_DIRS = {".venv", "__pycache__", ".git", "tests", "node_modules", "build", "dist", ".pytest_cache", ".ruff_cache", ".mypy_cache"}
+SKIPPED_DIRS = {
+    ".venv",
+    "__pycache__",
+    ".git",
+    "tests",
+    "node_modules",
+    "build",
+    "dist",
+    ".pytest_cache",
+    ".ruff_cache",
+    ".mypy_cache",
+}
 PACKAGE_SPEC = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(\[[A-Za-z0-9_,.-]+\])?([<>=!~].*)?$")
 
 Progress = Callable[[str], None]
@@ -110,7 +121,9 @@ def locate_protocol(near: Path | None = None) -> Path | None:
     if near is not None:
         candidates += [folder / "protocol" for folder in (near, *near.parents)]
     for candidate in candidates:
-        if (candidate / "pyproject.toml").is_file() and (candidate / "src" / "amplifier_ipc_protocol").is_dir():
+        if (candidate / "pyproject.toml").is_file() and (
+            candidate / "src" / "amplifier_ipc_protocol"
+        ).is_dir():
             return candidate
     return None
 
@@ -143,7 +156,9 @@ def service_source(definition: Definition, home: AmplifierHome) -> ServiceSource
             )
         return ServiceSource("path", source, path)
     if not PACKAGE_SPEC.match(source):
-        raise InstallError(f"{definition.origin}: service.source '{source}' is neither a path, a git URL nor a package")
+        raise InstallError(
+            f"{definition.origin}: service.source '{source}' is neither a path, a git URL nor a package"
+        )
     return ServiceSource("package", source)
 
 

@@ -1,11 +1,11 @@
 """Errors of the registry: each says what happened and what to do.
 
-    RegistryError                 anything the registry refuses; ``hint`` says what to do
-    ├── DefinitionError           a definition file is malformed (file, field, expected)
-    ├── ResolutionError           a behavior cannot be found, fetched, or forms a cycle
-    ├── InstallError              uv could not build a service's environment
-    ├── SettingsError             a settings or keys file is malformed or unsafe
-    └── NotRegisteredError        an alias names nothing registered
+RegistryError                 anything the registry refuses; ``hint`` says what to do
+├── DefinitionError           a definition file is malformed (file, field, expected)
+├── ResolutionError           a behavior cannot be found, fetched, or forms a cycle
+├── InstallError              uv could not build a service's environment
+├── SettingsError             a settings or keys file is malformed or unsafe
+└── NotRegisteredError        an alias names nothing registered
 """
 
 from __future__ import annotations

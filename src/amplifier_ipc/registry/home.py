@@ -1,11 +1,11 @@
 """AMPLIFIER_HOME: aliases, cached definitions, environments, sessions, settings.
 
-    agents.yaml, behaviors.yaml          alias -> definition id
-    definitions/<id>.yaml                cached definitions with a _meta block
-    environments/<id>/                   one uv virtualenv per service definition
-    sessions/<session id>/               written by the Host
-    cache/                               fetched URLs and git checkouts
-    settings.yaml, keys.env (0600)       user scope
+agents.yaml, behaviors.yaml          alias -> definition id
+definitions/<id>.yaml                cached definitions with a _meta block
+environments/<id>/                   one uv virtualenv per service definition
+sessions/<session id>/               written by the Host
+cache/                               fetched URLs and git checkouts
+settings.yaml, keys.env (0600)       user scope
 """
 
 from __future__ import annotations
@@ -84,7 +84,9 @@ class AmplifierHome:
 
         data = yaml.safe_load(path.read_bytes()) or {}
         if not isinstance(data, dict):
-            raise RegistryError(f"{path} is not a mapping of alias -> id", hint=f"delete {path} and register again")
+            raise RegistryError(
+                f"{path} is not a mapping of alias -> id", hint=f"delete {path} and register again"
+            )
         return {str(k): str(v) for k, v in data.items()}
 
     def _write_aliases(self, kind: str, aliases: dict[str, str]) -> None:
@@ -127,7 +129,9 @@ class AmplifierHome:
             if not still_named:
                 self.cached_path(definition_id).unlink(missing_ok=True)
         if not removed:
-            raise NotRegisteredError(f"nothing is registered as '{name}'", hint="see `amplifier-ipc agents list`")
+            raise NotRegisteredError(
+                f"nothing is registered as '{name}'", hint="see `amplifier-ipc agents list`"
+            )
         return removed
 
     def lookup(self, name: str, kind: str | None = None) -> str:

@@ -19,7 +19,15 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 from .errors import ResolutionError
 
-__all__ = ["Fetched", "GitLocation", "is_alias", "fetch_definition", "join_location", "parse_git_url", "git_checkout"]
+__all__ = [
+    "Fetched",
+    "GitLocation",
+    "is_alias",
+    "fetch_definition",
+    "join_location",
+    "parse_git_url",
+    "git_checkout",
+]
 
 # A definition is a small YAML file; anything larger is not one.
 MAX_DEFINITION_BYTES = 1024 * 1024
@@ -85,7 +93,8 @@ def parse_git_url(location: str) -> GitLocation:
     parts = [p for p in subdirectory.split("/") if p]
     if ".." in parts or subdirectory.startswith("/"):
         raise ResolutionError(
-            f"{location}: subdirectory must stay inside the repository", hint="remove '..' from #subdirectory="
+            f"{location}: subdirectory must stay inside the repository",
+            hint="remove '..' from #subdirectory=",
         )
     return GitLocation(url=rest, ref=ref or None, subdirectory="/".join(parts))
 
@@ -97,7 +106,9 @@ def git_checkout(git: GitLocation, cache_dir: Path, *, refresh: bool = False) ->
     if dest.is_dir() and not refresh:
         return dest
     if shutil.which("git") is None:
-        raise ResolutionError(f"cannot fetch {git.url}: git is not installed", hint="install git, or use a local path")
+        raise ResolutionError(
+            f"cannot fetch {git.url}: git is not installed", hint="install git, or use a local path"
+        )
     dest.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".clone-", dir=dest.parent))
     steps = [
@@ -108,7 +119,9 @@ def git_checkout(git: GitLocation, cache_dir: Path, *, refresh: bool = False) ->
     env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
     try:
         for step in steps:
-            done = subprocess.run(step, cwd=work, capture_output=True, text=True, timeout=GIT_TIMEOUT_S, env=env)
+            done = subprocess.run(
+                step, cwd=work, capture_output=True, text=True, timeout=GIT_TIMEOUT_S, env=env
+            )
             if done.returncode != 0:
                 raise ResolutionError(
                     f"cannot fetch {git.url}@{git.ref or 'HEAD'}: {done.stderr.strip() or 'git failed'}",
@@ -148,7 +161,9 @@ def fetch_definition(location: str, cache_dir: Path, *, refresh: bool = False) -
     path = Path(location)
     if path.is_dir():
         path = _single_yaml(path, location)
-    return Fetched(raw=_read_file(path, location), source_url=str(path.resolve()), local_path=str(path.resolve()))
+    return Fetched(
+        raw=_read_file(path, location), source_url=str(path.resolve()), local_path=str(path.resolve())
+    )
 
 
 def _single_yaml(folder: Path, location: str) -> Path:
@@ -165,7 +180,9 @@ def _read_file(path: Path, location: str) -> bytes:
     try:
         size = path.stat().st_size
     except FileNotFoundError:
-        raise ResolutionError(f"{location}: no such file", hint="check the path (relative to the file naming it)") from None
+        raise ResolutionError(
+            f"{location}: no such file", hint="check the path (relative to the file naming it)"
+        ) from None
     except OSError as exc:
         raise ResolutionError(f"{location}: cannot read it: {exc.strerror}") from None
     if size > MAX_DEFINITION_BYTES:
@@ -184,10 +201,14 @@ def _fetch_http(url: str, cache_dir: Path, refresh: bool) -> bytes:
         with urllib.request.urlopen(url, timeout=HTTP_TIMEOUT_S) as response:
             raw: bytes = response.read(MAX_DEFINITION_BYTES + 1)
     except urllib.error.HTTPError as exc:
-        raise ResolutionError(f"cannot fetch {url}: HTTP {exc.code} {exc.reason}", hint="check the URL") from None
+        raise ResolutionError(
+            f"cannot fetch {url}: HTTP {exc.code} {exc.reason}", hint="check the URL"
+        ) from None
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
-        raise ResolutionError(f"cannot fetch {url}: {reason}", hint="check the URL and your network") from None
+        raise ResolutionError(
+            f"cannot fetch {url}: {reason}", hint="check the URL and your network"
+        ) from None
     if len(raw) > MAX_DEFINITION_BYTES:
         raise ResolutionError(f"{url}: more than {MAX_DEFINITION_BYTES} bytes is too large for a definition")
     cached.parent.mkdir(parents=True, exist_ok=True)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .definitions import BehaviorRef, Definition, parse_definition
-from .errors import DefinitionError, ResolutionError
+from .errors import DefinitionError, RegistryError, ResolutionError
 from .home import AmplifierHome
 from .locations import fetch_definition, is_alias, join_location
 
@@ -105,9 +105,9 @@ def _visit_one(
 ) -> None:
     try:
         child = load_location(ref.location, base, home)
-    except (ResolutionError, DefinitionError) as exc:
-        if isinstance(exc, DefinitionError):
-            raise
+    except DefinitionError:
+        raise
+    except RegistryError as exc:
         raise ResolutionError(
             f"behavior '{ref.alias}' named in {named_in} cannot be resolved: {exc.message}",
             hint=exc.hint,

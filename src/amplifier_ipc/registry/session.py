@@ -19,7 +19,14 @@ from .providers import ProviderChoice, select_provider
 from .resolver import ResolvedAgent, resolve_agent
 from .settings import deep_merge, load_settings, read_keys
 
-__all__ = ["RunRequest", "BuiltSession", "DEFAULT_AGENT", "build_session", "load_agent", "parse_component_flags"]
+__all__ = [
+    "RunRequest",
+    "BuiltSession",
+    "DEFAULT_AGENT",
+    "build_session",
+    "load_agent",
+    "parse_component_flags",
+]
 
 DEFAULT_AGENT = "foundation"
 
@@ -74,7 +81,9 @@ def load_agent(name: str, home: AmplifierHome) -> Definition:
         definition = parse_definition(fetched.raw, fetched.source_url)
         definition.origin = fetched.base
         if definition.kind != "agent":
-            raise RegistryError(f"{name} is a behavior, not an agent", hint="use --add-behavior for a behavior")
+            raise RegistryError(
+                f"{name} is a behavior, not an agent", hint="use --add-behavior for a behavior"
+            )
         return definition
     return home.load_alias(name, "agent")
 
@@ -90,7 +99,8 @@ def build_session(
     flags = {"provider": request.provider, "model": request.model, "approval": request.approval}
     settings = load_settings(home, request.working_dir, flags)
     agent = load_agent(request.agent or settings.get("agent") or DEFAULT_AGENT, home)
-    resolved = resolve_agent(agent, home, request.add_behaviors)
+    extra = [b for b in settings.get("behaviors") or [] if b not in request.add_behaviors]
+    resolved = resolve_agent(agent, home, [*extra, *request.add_behaviors])
     overrides: dict[str, Any] = settings.get("services") or {}
     keys = read_keys(home)
     specs: list[ServiceSpec] = []
@@ -133,7 +143,9 @@ def build_session(
     config = _merged_config(resolved, settings, request)
     _route_config(config, specs, descriptions)
     _check_singletons(agent, specs)
-    offered = [p["name"] for d in descriptions.values() for p in (d.get("capabilities") or {}).get("providers") or []]
+    offered = [
+        p["name"] for d in descriptions.values() for p in (d.get("capabilities") or {}).get("providers") or []
+    ]
     choice = select_provider(
         flag=request.provider,
         settings=settings.get("provider") if not request.provider else None,
@@ -151,7 +163,9 @@ def build_session(
         model=settings.get("model") or agent.model,
         agent=agent.ref,
         agent_description=agent.description,
-        system_prompt="\n\n".join(d.instructions.strip() for d in [agent, *resolved.behaviors] if d.instructions.strip()),
+        system_prompt="\n\n".join(
+            d.instructions.strip() for d in [agent, *resolved.behaviors] if d.instructions.strip()
+        ),
         content=[c for d in resolved.definitions() for c in d.context],
         orchestrator_config=dict(config.get(orchestrator_name, {})),
         working_dir=request.working_dir,
@@ -166,7 +180,9 @@ def build_session(
     return BuiltSession(session, resolved, choice, settings, descriptions)
 
 
-def _merged_config(resolved: ResolvedAgent, settings: dict[str, Any], request: RunRequest) -> dict[str, dict[str, Any]]:
+def _merged_config(
+    resolved: ResolvedAgent, settings: dict[str, Any], request: RunRequest
+) -> dict[str, dict[str, Any]]:
     merged: dict[str, Any] = {}
     for definition in resolved.definitions():
         merged = deep_merge(merged, definition.config)
@@ -185,7 +201,9 @@ def _route_config(
     names = {name: component_names(d) for name, d in descriptions.items()}
     for key, value in config.items():
         if not isinstance(value, dict):
-            raise RegistryError(f"config for '{key}' must be a mapping of settings, not {type(value).__name__}")
+            raise RegistryError(
+                f"config for '{key}' must be a mapping of settings, not {type(value).__name__}"
+            )
         service, _, component = key.rpartition(":")
         if service:
             if service not in by_service:

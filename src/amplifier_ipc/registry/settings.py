@@ -42,6 +42,7 @@ SETTINGS_FIELDS = {
     "approval": "ask, auto or deny",
     "services": "service name -> {command, working_dir} overrides for local development",
     "routing": "{matrix: NAME}: the active routing matrix",
+    "behaviors": "behaviors (aliases) added to every run, for example mcp",
 }
 SCOPES = ("global", "project", "local")
 APPROVAL_MODES = ("ask", "auto", "deny")
@@ -92,12 +93,14 @@ def read_scope(path: Path) -> dict[str, Any]:
             )
         if key in ("config", "services", "routing") and not isinstance(value, dict):
             raise SettingsError(f"{path}: setting '{key}' must be a mapping ({SETTINGS_FIELDS[key]})")
-        if key in ("allowed_write_paths", "denied_write_paths") and not (
+        if key in ("allowed_write_paths", "denied_write_paths", "behaviors") and not (
             isinstance(value, list) and all(isinstance(v, str) for v in value)
         ):
-            raise SettingsError(f"{path}: setting '{key}' must be a list of paths")
+            raise SettingsError(f"{path}: setting '{key}' must be a list of strings ({SETTINGS_FIELDS[key]})")
         if key == "approval" and value not in APPROVAL_MODES:
-            raise SettingsError(f"{path}: setting 'approval' must be one of {', '.join(APPROVAL_MODES)}, not {value!r}")
+            raise SettingsError(
+                f"{path}: setting 'approval' must be one of {', '.join(APPROVAL_MODES)}, not {value!r}"
+            )
         if key in ("agent", "provider", "model") and not isinstance(value, str):
             raise SettingsError(f"{path}: setting '{key}' must be a string")
     return data
