@@ -219,3 +219,52 @@ def make_package(root: Path, files: dict[str, str]) -> str:
     if str(root) not in sys.path:
         sys.path.insert(0, str(root))
     return name
+
+
+class InProcessService:
+    """A Server serving a package over real pipes inside the test's loop, with
+    a Host-side Peer that answers state.get/state.set and records notifications."""
+
+    def __init__(self, host: Peer, serving: asyncio.Future[None], state: dict[str, Any]) -> None:
+        self.host = host
+        self.serving = serving
+        self.state = state
+        self.notifications: list[tuple[str, dict[str, Any]]] = []
+
+    async def call(self, method: str, params: dict[str, Any] | None = None) -> Any:
+        return await self.host.request(method, params, timeout=DEADLINE_S)
+
+    async def close(self) -> None:
+        await self.host.close()
+        await asyncio.wait_for(self.serving, DEADLINE_S)
+
+
+async def serve_in_process(package: str, host_handlers: dict[str, Handler] | None = None) -> InProcessService:
+    from amplifier_ipc_protocol.server import Server
+
+    host_read, server_write = os.pipe()
+    server_read, host_write = os.pipe()
+    server_reader, server_writer = await open_wire(server_read, server_write)
+    host_reader, host_writer = await open_wire(host_read, host_write)
+    state: dict[str, Any] = {}
+
+    def state_get(params: dict[str, Any]) -> dict[str, Any]:
+        return {"value": state.get(params["key"])}
+
+    def state_set(params: dict[str, Any]) -> dict[str, Any]:
+        state[params["key"]] = params["value"]
+        return {"ok": True}
+
+    notifications: list[tuple[str, dict[str, Any]]] = []
+    host = Peer(
+        host_reader,  # type: ignore[arg-type]
+        host_writer,  # type: ignore[arg-type]
+        name="host",
+        handlers={"state.get": state_get, "state.set": state_set, **(host_handlers or {})},
+        on_notification=lambda method, params: notifications.append((method, params)),
+    )
+    host.start()
+    serving = asyncio.ensure_future(Server(package).serve(server_reader, server_writer))
+    service = InProcessService(host, serving, state)
+    service.notifications = notifications
+    return service

@@ -76,7 +76,8 @@ def package_root(package: str) -> str:
 
 
 def _snake(name: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+    # ReadFile -> read_file, HTTPFetch -> http_fetch
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).lower()
 
 
 def _module_names(package: str, root: str) -> list[str]:
