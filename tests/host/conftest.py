@@ -52,7 +52,11 @@ class Kit:
     ) -> SessionConfig:
         services = [
             service("core", "tsvc_core", {"loop": core} if core else {}),
-            service("provider", "tsvc_provider", {"mock": {"steps": steps or [{"text": "hello"}], "record": str(self.record)}}),
+            service(
+                "provider",
+                "tsvc_provider",
+                {"mock": {"steps": steps or [{"text": "hello"}], "record": str(self.record)}},
+            ),
         ]
         if with_tools:
             services.append(service("tools", "tsvc_tools", {"toolbox": tools} if tools else {}))
@@ -81,7 +85,6 @@ class Kit:
         if not self.record.exists():
             return []
         return [json.loads(line) for line in self.record.read_text().splitlines()]
-
 
     @staticmethod
     def complete(events: list[Event]) -> dict[str, Any]:

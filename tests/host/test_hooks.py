@@ -48,7 +48,9 @@ async def test_a_deny_from_a_hook_service_stops_the_tool_and_later_hooks(kit):
 async def test_a_failing_or_hanging_hook_is_skipped_and_reported_as_hook_error(kit):
     from amplifier_ipc.host import HostLimits
 
-    config = kit.config(extra=[hooks(kit, "h1", fail_on=["prompt:submit"]), hooks(kit, "h2", hang_on=["provider:request"])])
+    config = kit.config(
+        extra=[hooks(kit, "h1", fail_on=["prompt:submit"]), hooks(kit, "h2", hang_on=["provider:request"])]
+    )
     host = kit.host(config, limits=HostLimits(hook_timeout=0.5, shutdown_grace=1.0, term_grace=1.0))
     events = await kit.turn(host)
     assert kit.complete(events)["status"] == "completed"
@@ -65,7 +67,9 @@ def route(service: str, priority: int = 0, order: int = 0) -> HookRoute:
     return HookRoute(service, "h", ("*",), priority, order)
 
 
-async def run(answers: dict[str, Any], routes: list[HookRoute]) -> tuple[dict[str, Any], list[str], list[str]]:
+async def run(
+    answers: dict[str, Any], routes: list[HookRoute]
+) -> tuple[dict[str, Any], list[str], list[str]]:
     called: list[str] = []
     errors: list[str] = []
 
@@ -108,7 +112,9 @@ async def test_ask_user_stops_the_chain_and_is_returned_as_is():
 
 
 async def test_a_result_that_is_not_a_hook_result_counts_as_deny_and_is_reported():
-    result, called, errors = await run({"a": {"action": "MAYBE"}, "b": {"action": "CONTINUE"}}, [route("a"), route("b")])
+    result, called, errors = await run(
+        {"a": {"action": "MAYBE"}, "b": {"action": "CONTINUE"}}, [route("a"), route("b")]
+    )
     assert result["action"] == "DENY" and "MAYBE" in result["reason"]
     assert called == ["a"] and errors == ["a"]
 
@@ -120,7 +126,14 @@ def test_the_routing_table_orders_hooks_by_priority_then_registration():
         return {"hooks": [{"name": n, "events": e, "priority": p} for n, e, p in hooks]}
 
     table = RoutingTable.build(
-        [("s1", caps(("late", ["*"], 10), ("early", ["tool:pre"], 0))), ("s2", caps(("tie", ["tool:*", "tool:pre"], 0)))]
+        [
+            ("s1", caps(("late", ["*"], 10), ("early", ["tool:pre"], 0))),
+            ("s2", caps(("tie", ["tool:*", "tool:pre"], 0))),
+        ]
     )
-    assert [(h.service, h.name) for h in table.hooks_for("tool:pre")] == [("s1", "early"), ("s2", "tie"), ("s1", "late")]
+    assert [(h.service, h.name) for h in table.hooks_for("tool:pre")] == [
+        ("s1", "early"),
+        ("s2", "tie"),
+        ("s1", "late"),
+    ]
     assert [h.name for h in table.hooks_for("tool:post")] == ["late"]

@@ -32,7 +32,9 @@ async def test_tool_calls_are_routed_to_their_service_and_results_reach_the_mode
     events = await kit.turn(host)
     assert kit.complete(events)["response"] == "done"
     results = kit.of_type(events, "tool_result")
-    assert [(r.data["name"], r.data["success"], r.data["output"]) for r in results] == [("echo", True, "ping")]
+    assert [(r.data["name"], r.data["success"], r.data["output"]) for r in results] == [
+        ("echo", True, "ping")
+    ]
     second = kit.provider_requests()[1]["messages"]
     assert second[-1] == {
         "role": "tool",
@@ -45,7 +47,10 @@ async def test_tool_calls_are_routed_to_their_service_and_results_reach_the_mode
 
 async def test_parallel_tool_calls_run_at_once_within_one_service(kit):
     # each call returns only once both run at the same time in the tools process
-    steps = [{"tool_calls": [call("a", "meet", key="k", n=2), call("b", "meet", key="k", n=2)]}, {"text": "ok"}]
+    steps = [
+        {"tool_calls": [call("a", "meet", key="k", n=2), call("b", "meet", key="k", n=2)]},
+        {"text": "ok"},
+    ]
     host = kit.host(kit.config(steps))
     events = await kit.turn(host)
     outputs = sorted(r.data["output"] for r in kit.of_type(events, "tool_result"))
@@ -102,7 +107,9 @@ async def test_content_over_the_size_cap_is_left_out_with_a_warning(kit):
     )
     events = await kit.turn(host)
     assert "BBBB" not in kit.provider_requests()[0]["system"]
-    assert any("big.md" in e.data["message"] and "1000" in e.data["message"] for e in kit.of_type(events, "warning"))
+    assert any(
+        "big.md" in e.data["message"] and "1000" in e.data["message"] for e in kit.of_type(events, "warning")
+    )
 
 
 async def test_the_orchestrator_gets_tools_provider_info_and_the_model_and_the_provider_gets_the_model(kit):
@@ -128,8 +135,19 @@ async def test_a_service_sees_only_the_base_environment_and_what_it_may_see(kit,
     assert "SECRET_API_KEY" not in env
     assert env["ALLOWED_VAR"] == "yes"
     assert env["AMPLIFIER_SESSION_ID"] == host.session_id
-    assert set(env) <= {"PATH", "HOME", "LANG", "TERM", "TMPDIR", "AMPLIFIER_HOME", "AMPLIFIER_SESSION_ID",
-                        "ALLOWED_VAR", "PYTHONPATH", "TSVC_NAME", "LC_CTYPE"}
+    assert set(env) <= {
+        "PATH",
+        "HOME",
+        "LANG",
+        "TERM",
+        "TMPDIR",
+        "AMPLIFIER_HOME",
+        "AMPLIFIER_SESSION_ID",
+        "ALLOWED_VAR",
+        "PYTHONPATH",
+        "TSVC_NAME",
+        "LC_CTYPE",
+    }
     assert result["cwd"] == str(kit.workdir)
 
 
@@ -159,7 +177,9 @@ async def test_tool_conflicts_names_the_service_that_wins_a_clash(kit):
     first, second = kit.config(tools=only).services[2], kit.config(tools=only).services[2]
     second.name = "tools2"
     second.env["TSVC_NAME"] = "tools2"
-    base = kit.config(steps, with_tools=False, extra=[first, second], tool_conflicts={"environment": "tools2"})
+    base = kit.config(
+        steps, with_tools=False, extra=[first, second], tool_conflicts={"environment": "tools2"}
+    )
     host = kit.host(base)
     await kit.turn(host)
     result = json.loads(kit.provider_requests()[-1]["messages"][-1]["content"])

@@ -54,6 +54,8 @@ _UNLOGGED_EVENTS = frozenset({ev.TOKEN, ev.THINKING, ev.CONTENT_BLOCK_START, ev.
 SESSION_NAME_CHARS = 60
 CANCELLED_RESULT = "cancelled: the user stopped the turn before this tool call finished"
 _END = object()
+# How long a crashed service's report (exit code, stderr tail) may take once the turn ends.
+WATCHER_SETTLE_S = 1.0
 
 
 def default_sessions_dir() -> Path:
@@ -84,6 +86,7 @@ class Host:
         self.router = Router(
             session_id=self.session_id, model=config.model, limits=self.limits, emit=self._emit
         )
+        self.router.store = self.store
         self.router.approvals = Approvals(
             mode=config.approval_mode,
             interactive=interactive,
@@ -429,11 +432,14 @@ class Host:
         timings: dict[str, float],
     ) -> None:
         step = time.perf_counter()
-        for watcher in self._watchers:
-            watcher.cancel()
-        self._watchers = []
         if group is not None:
             await group.teardown(self.limits)
+        # Watchers of services that crashed during the turn still report them.
+        watchers, self._watchers = self._watchers, []
+        if watchers:
+            _, late = await asyncio.wait(watchers, timeout=WATCHER_SETTLE_S)
+            for watcher in late:
+                watcher.cancel()
         timings["teardown_ms"] = _ms(step)
         if metadata:  # the session was opened: record the turn
             try:

@@ -34,7 +34,7 @@ def main() -> None:
     if FAULT == "ignore_term":
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
     if FAULT == "garbage":
-        sys.stdout.write("this is not json\n[1, 2]\n{\"no\": \"method\"}\n")
+        sys.stdout.write('this is not json\n[1, 2]\n{"no": "method"}\n')
         sys.stdout.flush()
     sys.stderr.write(f"{NAME}: started with fault {FAULT!r}\n")
     sys.stderr.flush()
@@ -51,11 +51,23 @@ def main() -> None:
                 sys.stderr.flush()
                 sys.exit(3)
             version = 99 if FAULT == "bad_describe" else 1
-            send({"jsonrpc": "2.0", "id": request_id, "result": {"name": NAME, "protocol_version": version, "capabilities": capabilities()}})
+            send(
+                {
+                    "jsonrpc": "2.0",
+                    "id": request_id,
+                    "result": {"name": NAME, "protocol_version": version, "capabilities": capabilities()},
+                }
+            )
         elif method == "tool.execute":
             if FAULT == "garbage":
                 sys.stdout.write("garbage in the middle of a call\n")
-            send({"jsonrpc": "2.0", "id": request_id, "result": {"success": True, "output": message["params"]["input"], "error": None}})
+            send(
+                {
+                    "jsonrpc": "2.0",
+                    "id": request_id,
+                    "result": {"success": True, "output": message["params"]["input"], "error": None},
+                }
+            )
         else:
             send({"jsonrpc": "2.0", "id": request_id, "result": {"ok": True}})
     if FAULT == "ignore_term":

@@ -44,6 +44,7 @@ class Loop:
         provider_info: dict[str, Any],
     ) -> str:
         host = self.host
+        config = {**self.config, **config}
         host.on("stream.provider.token", self._relay("stream.token"))
         host.on("stream.provider.thinking", self._relay("stream.thinking"))
         if config.get("count_turns"):
@@ -53,7 +54,10 @@ class Loop:
         if submitted.get("action") == "DENY":
             return f"denied: {submitted.get('reason')}"
         await host.context_add_message({"role": "user", "content": prompt})
-        specs = [{"name": t["name"], "description": t["description"], "parameters": t["input_schema"]} for t in tools]
+        specs = [
+            {"name": t["name"], "description": t["description"], "parameters": t["input_schema"]}
+            for t in tools
+        ]
         text = ""
         for step in range(int(config.get("max_steps", 8))):
             if self.stop_requested:
@@ -96,7 +100,11 @@ class Loop:
         name, arguments = call["name"], call.get("arguments", {})
         pre = await host.hook_emit("tool:pre", {"name": name, "input": arguments})
         if pre.get("action") == "DENY":
-            result: dict[str, Any] = {"success": False, "output": None, "error": {"message": pre.get("reason")}}
+            result: dict[str, Any] = {
+                "success": False,
+                "output": None,
+                "error": {"message": pre.get("reason")},
+            }
         else:
             if pre.get("action") == "MODIFY":
                 arguments = (pre.get("data") or {}).get("input", arguments)
@@ -104,14 +112,19 @@ class Loop:
             try:
                 result = await host.tool_execute(name, arguments)
             except ProtocolError as exc:
-                result = {"success": False, "output": None, "error": {"message": exc.message, "code": exc.code}}
+                result = {
+                    "success": False,
+                    "output": None,
+                    "error": {"message": exc.message, "code": exc.code},
+                }
         await host.hook_emit("tool:post", {"name": name, "result": {"success": result.get("success")}})
         output = result.get("output")
         if not result.get("success"):
             output = f"error: {(result.get('error') or {}).get('message')}"
         content = output if isinstance(output, str) else json.dumps(output)
         await host.notify(
-            "stream.tool_result", {"id": call["id"], "name": name, "success": result.get("success"), "output": content[:200]}
+            "stream.tool_result",
+            {"id": call["id"], "name": name, "success": result.get("success"), "output": content[:200]},
         )
         await host.context_add_message(
             {
