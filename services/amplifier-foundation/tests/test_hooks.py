@@ -84,13 +84,13 @@ async def test_the_audit_log_never_holds_a_secret_from_a_command(start_host: Any
     assert SECRET not in json.dumps(audit(host.home))
 
 
-async def test_logging_appends_every_event_with_session_and_time_to_events_jsonl_masking_secrets(
+async def test_logging_appends_every_event_with_session_and_time_to_hook_events_jsonl_masking_secrets(
     start_host: Any,
 ) -> None:
     host: FakeHost = await start_host()
     await emit(host, "logging", "prompt:submit", {"prompt": "hello"})
     await emit(host, "logging", "tool:pre", pre("bash", command=f"export ANTHROPIC_API_KEY={SECRET}"))
-    lines = (host.home / "sessions" / "test-session" / "events.jsonl").read_text().splitlines()
+    lines = (host.home / "sessions" / "test-session" / "hook-events.jsonl").read_text().splitlines()
     records = [json.loads(line) for line in lines]
     assert [r["event"] for r in records] == ["prompt:submit", "tool:pre"]
     assert all(r["session_id"] == "test-session" and isinstance(r["ts"], float) for r in records)

@@ -1,10 +1,12 @@
-"""The ``logging`` hook: every event, with session id and timestamp, appended
-to the session's ``events.jsonl`` (AMPLIFIER_HOME/sessions/<id>/).
+"""The ``logging`` hook: every hook event, with session id and timestamp,
+appended to the session's ``hook-events.jsonl`` (AMPLIFIER_HOME/sessions/<id>/).
+The Host owns ``events.jsonl`` beside it (its own events, another process);
+two writers of different record shapes must not share one file.
 
 Config::
 
     logging:
-      path: null        # default: the session's events.jsonl
+      path: null        # default: the session's hook-events.jsonl
       redact: true      # mask secrets in the logged copy
 """
 
@@ -20,7 +22,9 @@ from amplifier_ipc_protocol import hook
 from ..session import session_dir, session_id
 from ._secrets import redact
 
-__all__ = ["EventLog"]
+__all__ = ["EventLog", "LOG_FILE"]
+
+LOG_FILE = "hook-events.jsonl"
 
 
 @hook(events=["*"], priority=1000, name="logging")
@@ -34,7 +38,7 @@ class EventLog:
         if self.config.get("path"):
             return Path(self.config["path"]).expanduser()
         folder = session_dir(sid)
-        return folder / "events.jsonl" if folder else None
+        return folder / LOG_FILE if folder else None
 
     async def handle(self, event: str, data: dict[str, Any]) -> dict[str, Any]:
         sid = session_id(data)
