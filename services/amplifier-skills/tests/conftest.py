@@ -13,12 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from amplifier_ipc_protocol import Peer
 
 # A service exits on stdin EOF; this bounds the wait so a hung one fails the test.
-EXIT_DEADLINE_S = 10.0
-# describe of a local service is quick; this only catches a hang.
-REQUEST_DEADLINE_S = 30.0
+EXIT_DEADLINE_S = 15.0
+# Answers of a local service are quick; this only catches a hang.
+REQUEST_DEADLINE_S = 60.0
 
 
 class HostDouble:
@@ -28,6 +29,9 @@ class HostDouble:
         self.state = state
         self.peer: Peer | None = None
         self.process: asyncio.subprocess.Process | None = None
+        self.describe: dict[str, Any] = {}
+        self.stderr: list[str] = []
+        """The service's stderr lines so far (also echoed to the test's stderr)."""
 
     def handlers(self) -> dict[str, Any]:
         def get(params: dict[str, Any]) -> dict[str, Any]:
@@ -44,6 +48,13 @@ class HostDouble:
         return await self.peer.request(method, params or {}, timeout=REQUEST_DEADLINE_S)
 
 
+async def _drain(stream: asyncio.StreamReader, lines: list[str]) -> None:
+    while line := await stream.readline():
+        text = line.decode("utf-8", errors="replace").rstrip()
+        lines.append(text)
+        sys.stderr.write(text + "\n")
+
+
 @asynccontextmanager
 async def run_service(
     module: str,
@@ -53,7 +64,8 @@ async def run_service(
     state: dict[str, Any] | None = None,
     config: dict[str, Any] | None = None,
 ) -> AsyncIterator[HostDouble]:
-    """One turn: start ``python -m module``, describe (with config), configure."""
+    """One turn: start ``python -m module``, describe (with config), configure;
+    on leaving, close its stdin and wait for it to exit."""
     host = HostDouble(state if state is not None else {})
     env = {
         "PATH": os.environ.get("PATH", ""),
@@ -69,15 +81,16 @@ async def run_service(
         env=env,
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
-        stderr=None,
+        stderr=asyncio.subprocess.PIPE,
     )
-    assert process.stdout is not None and process.stdin is not None
+    assert process.stdout is not None and process.stdin is not None and process.stderr is not None
     host.process = process
+    draining = asyncio.create_task(_drain(process.stderr, host.stderr))
     host.peer = Peer(process.stdout, process.stdin, name=f"host:{module}", handlers=host.handlers())
     host.peer.start()
     try:
         params = {"config": config} if config else {}
-        host.describe = await host.call("describe", params)  # type: ignore[attr-defined]
+        host.describe = await host.call("describe", params)
         if config:
             await host.call("configure", {"config": config})
         yield host
@@ -88,9 +101,9 @@ async def run_service(
         except TimeoutError:
             process.kill()
             await process.wait()
-            raise AssertionError(
-                f"{module} did not exit within {EXIT_DEADLINE_S}s of stdin closing"
-            ) from None
+            raise AssertionError(f"{module} did not exit within {EXIT_DEADLINE_S}s of stdin closing") from None
+        finally:
+            await draining
 
 
 @pytest.fixture

@@ -1,0 +1,168 @@
+"""One MCP server, started and spoken to with the official ``mcp`` SDK.
+
+The SDK's stdio transport and session are async context managers that must
+be entered and left by the same task, so each server has an owner task that
+holds them open from ``start()`` until ``close()``; calls from other tasks go
+through the session. Shutdown is the SDK's MCP stdio sequence: close the
+server's stdin, wait, SIGTERM its process group, wait, SIGKILL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import hashlib
+import os
+import re
+import sys
+from typing import Any
+
+from .settings import ServerSpec
+
+__all__ = ["McpConnection", "StartFailed", "tool_name_for"]
+
+# Tool names providers accept: letters, digits, '_' and '-', at most 64.
+MAX_TOOL_NAME = 64
+_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+# Lines of a server's stderr kept to explain why it failed to start.
+STDERR_TAIL_LINES = 20
+# tools/list pages followed before giving up on a server that never ends its listing.
+MAX_LIST_PAGES = 100
+# Bounds close(): the SDK's own stdin-close/SIGTERM/SIGKILL escalation takes
+# at most about 6 s; past that the service's exit kills what is left.
+CLOSE_DEADLINE_S = 8.0
+
+
+class StartFailed(Exception):
+    """A server that could not be started, initialized or listed."""
+
+
+def tool_name_for(server: str, tool: str) -> str:
+    """``<server>__<tool>``, made safe for providers (hashed when too long)."""
+    name = f"{server}__{_UNSAFE.sub('_', tool)}"
+    if len(name) <= MAX_TOOL_NAME:
+        return name
+    digest = hashlib.sha1(name.encode()).hexdigest()[:8]
+    return f"{name[: MAX_TOOL_NAME - 9]}_{digest}"
+
+
+class McpConnection:
+    def __init__(self, spec: ServerSpec) -> None:
+        self.spec = spec
+        self.session: Any = None
+        self.tools: list[Any] = []
+        self._ready = asyncio.Event()
+        self._stop = asyncio.Event()
+        self._owner: asyncio.Task[None] | None = None
+        self._stderr_tail: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL_LINES)
+        self._relay: asyncio.Task[None] | None = None
+
+    # -- lifecycle --------------------------------------------------------
+
+    async def start(self, timeout: float) -> None:
+        """Spawn, initialize and list tools; raises StartFailed saying why."""
+        self._owner = asyncio.create_task(self._own(), name=f"mcp:{self.spec.name}")
+        ready = asyncio.create_task(self._ready.wait())
+        try:
+            done, _ = await asyncio.wait(
+                {ready, self._owner}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            ready.cancel()
+        if self._ready.is_set():
+            return
+        if self._owner in done:
+            exc = self._owner.exception()
+            raise StartFailed(self._explain(exc)) from None
+        await self.close()
+        raise StartFailed(f"did not finish starting within {timeout:g}s{self._tail()}")
+
+    async def close(self) -> None:
+        self._stop.set()
+        if self._owner is not None and not self._owner.done():
+            try:
+                await asyncio.wait_for(asyncio.shield(self._owner), CLOSE_DEADLINE_S)
+            except (TimeoutError, Exception):
+                self._owner.cancel()
+        if self._relay is not None:
+            try:
+                await asyncio.wait_for(self._relay, 1.0)
+            except (TimeoutError, Exception):
+                self._relay.cancel()
+
+    async def _own(self) -> None:
+        from mcp import ClientSession, StdioServerParameters
+        from mcp.client.stdio import stdio_client
+        from mcp.types import Implementation, PaginatedRequestParams
+
+        params = StdioServerParameters(
+            command=self.spec.command,
+            args=list(self.spec.args),
+            env=dict(self.spec.env) or None,
+            cwd=self.spec.cwd or os.getcwd(),
+        )
+        read_fd, write_fd = os.pipe()
+        self._relay = asyncio.create_task(self._relay_stderr(read_fd))
+        errlog = os.fdopen(write_fd, "w")
+        try:
+            async with stdio_client(params, errlog=errlog) as (read, write):
+                errlog.close()  # the server holds its own copy; EOF reaches the relay when it exits
+                client = Implementation(name="amplifier-mcp", version="0.1.0")
+                async with ClientSession(read, write, client_info=client) as session:
+                    await session.initialize()
+                    cursor: str | None = None
+                    for _ in range(MAX_LIST_PAGES):
+                        page = await session.list_tools(
+                            params=PaginatedRequestParams(cursor=cursor) if cursor else None
+                        )
+                        self.tools.extend(page.tools)
+                        cursor = page.next_cursor
+                        if not cursor:
+                            break
+                    self.session = session
+                    self._ready.set()
+                    await self._stop.wait()
+                    self.session = None
+        finally:
+            if not errlog.closed:
+                errlog.close()
+
+    async def _relay_stderr(self, fd: int) -> None:
+        """Copy the server's stderr to ours (the Host's service log), line by line, prefixed."""
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader()
+        transport, _ = await loop.connect_read_pipe(
+            lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(fd, "rb", buffering=0)
+        )
+        try:
+            while line := await reader.readline():
+                text = line.decode("utf-8", errors="replace").rstrip()
+                self._stderr_tail.append(text)
+                sys.stderr.write(f"[mcp:{self.spec.name}] {text}\n")
+        finally:
+            transport.close()
+
+    # -- reporting --------------------------------------------------------
+
+    def _tail(self) -> str:
+        if not self._stderr_tail:
+            return ""
+        return "; its stderr ended with: " + " | ".join(self._stderr_tail)
+
+    def _explain(self, exc: BaseException | None) -> str:
+        if exc is not None:
+            exc = _first_leaf(exc)
+        if isinstance(exc, FileNotFoundError):
+            return f"command {self.spec.command!r} was not found; check the server's command and PATH"
+        if isinstance(exc, PermissionError):
+            return f"command {self.spec.command!r} is not executable"
+        if exc is None:
+            return f"exited before it was ready{self._tail()}"
+        return f"failed during the MCP handshake: {type(exc).__name__}: {exc}{self._tail()}"
+
+
+def _first_leaf(exc: BaseException) -> BaseException:
+    """The first real error inside (possibly nested) exception groups."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return exc
