@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 
-from amplifier_ipc.host import persistence
-
 
 async def test_a_turn_yields_turn_start_tokens_and_complete_with_the_response(kit):
     host = kit.host(kit.config([{"text": "hello there"}]))
