@@ -1,0 +1,189 @@
+"""``run``: one turn single-shot (text, json, stream-json), or the REPL when no prompt is given."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .console import error_console, home, verbose
+from .group import EXIT_USAGE, fail
+
+__all__ = ["run", "resolve_session", "build_for_run", "ask_on_terminal"]
+
+
+def resolve_session(ref: str | None, continue_: bool, working_dir: Path) -> dict[str, Any] | None:
+    """The metadata of the session to resume (by id or unique prefix, or the latest), or None."""
+    if not ref and not continue_:
+        return None
+    from ..host.errors import PersistenceError
+    from ..host.persistence import list_sessions, read_metadata, resolve_session_id
+
+    sessions_dir = home().sessions_dir
+    if continue_:
+        sessions = [s for s in list_sessions(sessions_dir) if not s.get("parent_id")]
+        here = [s for s in sessions if s.get("working_dir") == str(working_dir)]
+        if not (here or sessions):
+            fail("there is no session to continue", "start one: amplifier-ipc run PROMPT", EXIT_USAGE)
+        return (here or sessions)[0]
+    assert ref is not None
+    try:
+        return read_metadata(sessions_dir, resolve_session_id(sessions_dir, ref))
+    except PersistenceError as exc:
+        fail(exc.message, exc.hint, EXIT_USAGE)
+    raise AssertionError("unreachable")
+
+
+def build_for_run(request: Any, *, quiet: bool) -> Any:
+    """Resolve the session config, installing missing environments with a progress display."""
+    from ..registry.session import build_session
+
+    amp = home()
+    out = error_console()
+    if quiet or not out.is_terminal:
+        return build_session(amp, request, progress=None if quiet else lambda m: out.print(f"[dim]{m}[/]"))
+    with out.status("preparing") as status:
+        return build_session(amp, request, progress=lambda message: status.update(message))
+
+
+def _choose(options: list[str], answer: str, default: str) -> str | None:
+    answer = answer.strip()
+    if not answer:
+        return default
+    if answer.isdigit() and 1 <= int(answer) <= len(options):
+        return options[int(answer) - 1]
+    matches = [o for o in options if o.lower().startswith(answer.lower())]
+    return matches[0] if len(matches) == 1 else None
+
+
+async def ask_on_terminal(renderer: Any, data: dict[str, Any]) -> str | None:
+    """Show the approval panel and read a choice (number, name, or Enter for the default)."""
+    import asyncio
+
+    options = data.get("options") or ["allow", "deny"]
+    default = data.get("default") or options[-1]
+    renderer.approval_panel(data)
+    loop = asyncio.get_running_loop()
+    while True:
+        try:
+            answer = await loop.run_in_executor(None, input, "choice: ")
+        except EOFError:
+            return default
+        choice = _choose(options, answer, default)
+        if choice is not None:
+            return choice
+        renderer.console.print(f"[yellow]answer 1-{len(options)} or an option's name[/]")
+
+
+@click.command()
+@click.argument("prompt", nargs=-1)
+@click.option("--agent", help="Agent alias or YAML file (default: settings, then foundation).")
+@click.option(
+    "--add-behavior",
+    "add_behaviors",
+    multiple=True,
+    metavar="B",
+    help="Add a behavior (alias or path); repeatable.",
+)
+@click.option("--session", "session_ref", metavar="ID", help="Continue this session (id or unique prefix).")
+@click.option("--continue", "continue_", is_flag=True, help="Continue the latest session of this folder.")
+@click.option("--provider", help="Provider component, for example anthropic or scripted.")
+@click.option("--model", help="Model name for the provider.")
+@click.option(
+    "--working-dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Folder the agent works in.",
+)
+@click.option(
+    "-C",
+    "component",
+    multiple=True,
+    metavar="COMPONENT.KEY=VALUE",
+    help="Component config for this run; repeatable.",
+)
+@click.option(
+    "--approval",
+    type=click.Choice(["ask", "auto", "deny"]),
+    help="How tool approvals are answered (default: ask on a terminal, deny otherwise).",
+)
+@click.option(
+    "--output", type=click.Choice(["text", "json", "stream-json"]), default="text", show_default=True
+)
+def run(
+    prompt: tuple[str, ...],
+    agent: str | None,
+    add_behaviors: tuple[str, ...],
+    session_ref: str | None,
+    continue_: bool,
+    provider: str | None,
+    model: str | None,
+    working_dir: Path | None,
+    component: tuple[str, ...],
+    approval: str | None,
+    output: str,
+) -> None:
+    """Run PROMPT (or the prompt on stdin) as one turn; with no prompt on a terminal, open the REPL."""
+    from ..registry.session import RunRequest, parse_component_flags
+
+    if session_ref and continue_:
+        fail("--session and --continue cannot be used together", "choose one", EXIT_USAGE)
+    text = " ".join(prompt).strip()
+    if not text and not sys.stdin.isatty():
+        text = sys.stdin.read().strip()
+    repl = not text
+    if repl and (output != "text" or not sys.stdin.isatty()):
+        fail("no prompt given", "give a PROMPT argument or pipe one on stdin", EXIT_USAGE)
+    cwd = (working_dir or Path.cwd()).resolve()
+    resumed = resolve_session(session_ref, continue_, cwd)
+    interactive = output == "text" and sys.stdin.isatty() and sys.stdout.isatty()
+    request = RunRequest(
+        agent=agent or (resumed or {}).get("agent"),
+        add_behaviors=list(add_behaviors),
+        provider=provider,
+        model=model,
+        working_dir=cwd,
+        component_config=parse_component_flags(list(component)),
+        approval=approval,
+        session_id=(resumed or {}).get("id"),
+    )
+    built = build_for_run(request, quiet=output != "text")
+    if not interactive:
+        # Nobody can answer: approvals follow --approval, and deny by default; never a silent approve.
+        built.config.approval_mode = approval or "deny"
+    if repl:
+        from .repl import run_repl
+
+        raise SystemExit(run_repl(built, resumed=resumed))
+    import asyncio
+
+    raise SystemExit(asyncio.run(_single(built, text, output, interactive)))
+
+
+async def _single(built: Any, prompt: str, output: str, interactive: bool) -> int:
+    from ..host import Host
+    from .turn import drive_turn, exit_code_for
+
+    host = Host(built.config, prespawn=False, interactive=interactive)
+    try:
+        if output == "text":
+            from .console import console
+            from .render import EventRenderer
+
+            renderer = EventRenderer(console(), verbose=verbose())
+            outcome = await drive_turn(
+                host,
+                prompt,
+                renderer,
+                ask_approval=(lambda data: ask_on_terminal(renderer, data)) if interactive else None,
+            )
+        else:
+            from .headless import JsonSink, StreamJsonSink
+
+            sink = StreamJsonSink() if output == "stream-json" else JsonSink()
+            outcome = await drive_turn(host, prompt, sink)
+            sink.finish(outcome)
+    finally:
+        await host.close()
+    return exit_code_for(outcome)
