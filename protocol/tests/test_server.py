@@ -75,7 +75,9 @@ async def test_tool_execute_runs_class_and_function_tools(svc: InProcessService)
 
 
 async def test_invalid_tool_input_is_invalid_params_naming_the_field(svc: InProcessService) -> None:
-    with pytest.raises(InvalidParams, match=r"invalid input for tool echo: input\.text: is required") as caught:
+    with pytest.raises(
+        InvalidParams, match=r"invalid input for tool echo: input\.text: is required"
+    ) as caught:
         await svc.call("tool.execute", {"name": "echo", "input": {}})
     assert caught.value.data["field"] == "input.text"
     with pytest.raises(InvalidParams, match=r"input\.a: expected integer, got string"):
