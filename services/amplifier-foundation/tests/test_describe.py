@@ -61,3 +61,24 @@ async def test_content_files_are_served_and_agents_carry_front_matter(start_host
         assert text.startswith("---\n")
         assert f"name: {agent}\n" in text
         assert "description:" in text and "tools:" in text
+
+
+def test_nothing_heavy_is_imported_before_describe() -> None:
+    import subprocess
+    import sys
+
+    heavy = [
+        "pydantic",
+        "httpx",
+        "html.parser",
+        "amplifier_foundation.files.patch",
+        "amplifier_foundation.web_text",
+    ]
+    code = (
+        "import sys\n"
+        "from amplifier_ipc_protocol.discovery import discover\n"
+        "discover('amplifier_foundation')\n"
+        f"print([m for m in {heavy!r} if m in sys.modules])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert out.stdout.strip() == "[]"

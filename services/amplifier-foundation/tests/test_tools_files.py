@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from amplifier_foundation.tools._paths import PathPolicy
-from amplifier_foundation.tools._search import grep
+from amplifier_foundation.files.paths import PathPolicy
+from amplifier_foundation.files.search import grep
 from amplifier_ipc_protocol.errors import InvalidParams
 
 from .conftest import FakeHost

@@ -15,7 +15,7 @@ from typing import Any
 
 from amplifier_ipc_protocol import tool
 
-from ._paths import PathPolicy, PathRefused
+from ..files.paths import PathPolicy, PathRefused
 from ._results import fail
 
 __all__ = ["Files", "FILE_TOOLS"]
@@ -146,18 +146,18 @@ class Files:
         return FILE_TOOLS
 
     async def execute(self, input: dict[str, Any], *, name: str) -> dict[str, Any]:
-        from . import _file_ops, _patch, _search
+        from ..files import file_ops, patch, search
 
         policy = PathPolicy(self.config)
         try:
             if name == "grep":
-                return await _search.grep(policy, input)
+                return await search.grep(policy, input)
             function = {
-                "read_file": _file_ops.read_file,
-                "write_file": _file_ops.write_file,
-                "edit_file": _file_ops.edit_file,
-                "apply_patch": _patch.apply_patch,
-                "glob": _search.glob_files,
+                "read_file": file_ops.read_file,
+                "write_file": file_ops.write_file,
+                "edit_file": file_ops.edit_file,
+                "apply_patch": patch.apply_patch,
+                "glob": search.glob_files,
             }[name]
             return await asyncio.to_thread(function, policy, input)
         except PathRefused as exc:

@@ -89,7 +89,7 @@ class WebFetch:
             return fail(f"{url} returned {content_type}, not text; web_fetch only returns text", "NotText")
         text = bytes(body).decode(response.encoding or "utf-8", errors="replace")
         if "html" in content_type and not input.get("raw"):
-            from ._html_text import html_to_text
+            from ..web_text import html_to_text
 
             text = html_to_text(text)
         limit = int(self.config.get("max_output_chars", DEFAULT_MAX_OUTPUT_CHARS))

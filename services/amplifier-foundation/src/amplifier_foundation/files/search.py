@@ -9,8 +9,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from ._paths import PathPolicy
-from ._results import fail, ok
+from ..tools._results import fail, ok
+from .paths import PathPolicy
 
 __all__ = ["glob_files", "grep"]
 

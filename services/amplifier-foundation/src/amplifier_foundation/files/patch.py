@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ._file_ops import atomic_write
-from ._paths import PathPolicy, PathRefused
-from ._results import fail, ok
+from ..tools._results import fail, ok
+from .file_ops import atomic_write
+from .paths import PathPolicy, PathRefused
 
 __all__ = ["PatchError", "parse_patch", "apply_patch"]
 

@@ -6,8 +6,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ._paths import PathPolicy
-from ._results import fail, ok
+from ..tools._results import fail, ok
+from .paths import PathPolicy
 
 __all__ = ["read_file", "write_file", "edit_file", "atomic_write"]
 
