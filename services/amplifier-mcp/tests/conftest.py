@@ -72,6 +72,8 @@ async def run_service(
         "AMPLIFIER_HOME": str(home / ".amplifier"),
         "AMPLIFIER_SESSION_ID": "test-session",
     }
+    if "PYTHONPATH" in os.environ:  # a test may serve a package written to a temporary folder
+        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",

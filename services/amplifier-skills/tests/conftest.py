@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from amplifier_ipc_protocol import Peer
 
 # A service exits on stdin EOF; this bounds the wait so a hung one fails the test.
@@ -73,6 +72,8 @@ async def run_service(
         "AMPLIFIER_HOME": str(home / ".amplifier"),
         "AMPLIFIER_SESSION_ID": "test-session",
     }
+    if "PYTHONPATH" in os.environ:  # a test may serve a package written to a temporary folder
+        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -101,7 +102,9 @@ async def run_service(
         except TimeoutError:
             process.kill()
             await process.wait()
-            raise AssertionError(f"{module} did not exit within {EXIT_DEADLINE_S}s of stdin closing") from None
+            raise AssertionError(
+                f"{module} did not exit within {EXIT_DEADLINE_S}s of stdin closing"
+            ) from None
         finally:
             await draining
 
