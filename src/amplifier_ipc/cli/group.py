@@ -27,9 +27,9 @@ def fail(message: str, hint: str = "", code: int = EXIT_FAILED) -> None:
     from .console import error_console
 
     console = error_console()
-    console.print(f"[bold red]error:[/] {_escape(message)}")
+    console.print(f"[bold red]error:[/] {_escape(message)}", soft_wrap=True)
     if hint:
-        console.print(f"[dim]hint: {_escape(hint)}[/]")
+        console.print(f"[dim]hint: {_escape(hint)}[/]", soft_wrap=True)
     raise SystemExit(code)
 
 
