@@ -46,7 +46,7 @@ def retry_delay(policy: RetryPolicy, attempt: int, retry_after: float | None) ->
     """Seconds to wait before retry number ``attempt`` (1-based)."""
     if retry_after is not None and retry_after >= 0:
         return min(retry_after, policy.max_delay)
-    delay = min(policy.base_delay * 2 ** (attempt - 1), policy.max_delay)
+    delay: float = min(policy.base_delay * 2.0 ** (attempt - 1), policy.max_delay)
     return delay + delay * RETRY_JITTER_FRACTION * random.random()
 
 
@@ -96,7 +96,7 @@ class ProviderCall:
         while True:
             relay = asyncio.ensure_future(self._relay())
             try:
-                response = await self._host.provider_complete(request, provider)
+                response: dict[str, Any] = await self._host.provider_complete(request, provider)
             except ProviderError as exc:
                 await self._finish(relay)
                 attempt += 1
