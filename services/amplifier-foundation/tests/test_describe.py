@@ -82,3 +82,15 @@ def test_nothing_heavy_is_imported_before_describe() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert out.stdout.strip() == "[]"
+
+
+async def test_the_service_passes_the_protocol_conformance_check() -> None:
+    import sys
+    from pathlib import Path
+
+    from amplifier_ipc_protocol.conformance import format_report, run_conformance
+
+    script = Path(sys.executable).with_name("amplifier-foundation-serve")
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "amplifier_foundation"]
+    report = await run_conformance(command)
+    assert report.passed, format_report(report)
