@@ -81,9 +81,8 @@ def _assistant(message: dict[str, Any]) -> dict[str, Any]:
                 )
     for call in message.get("tool_calls") or []:
         if not any(c["id"] == call.get("id") for c in calls):
-            calls.append(
-                {"id": call.get("id"), "name": call.get("name"), "arguments": call.get("arguments") or {}}
-            )
+            # Extra fields (a vendor's signature for the call) ride along.
+            calls.append({**call, "arguments": call.get("arguments") or {}})
     return {"role": "assistant", "blocks": blocks, "tool_calls": calls}
 
 
