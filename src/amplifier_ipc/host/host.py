@@ -50,6 +50,7 @@ __all__ = ["Host", "default_sessions_dir"]
 
 # Stream events are too many and too small to be worth keeping in events.jsonl.
 _UNLOGGED_EVENTS = frozenset({ev.TOKEN, ev.THINKING, ev.CONTENT_BLOCK_START, ev.CONTENT_BLOCK_END})
+_JOINABLE = frozenset({ev.TOKEN, ev.THINKING})
 # The first prompt, cut to this length, names a new session.
 SESSION_NAME_CHARS = 60
 CANCELLED_RESULT = "cancelled: the user stopped the turn before this tool call finished"
@@ -94,6 +95,7 @@ class Host:
             emit=lambda data: self._emit(ev.APPROVAL_REQUEST, data),
         )
         self._log: ServiceLog | None = None
+        self._pending_text: tuple[str, list[str]] | None = None
         self._queue: asyncio.Queue[Any] | None = None
         self._turn_task: asyncio.Task[None] | None = None
         self._orchestrator_call: tuple[ServiceProcess, int, asyncio.Task[Any]] | None = None
@@ -184,6 +186,25 @@ class Host:
     # -- events -----------------------------------------------------------------
 
     def _emit(self, event_type: str, data: dict[str, Any]) -> None:
+        # Text that arrives faster than the consumer reads is joined into one event.
+        if event_type in _JOINABLE and len(data) == 1 and isinstance(data.get("text"), str):
+            pending = self._pending_text
+            if pending is not None and pending[0] == event_type:
+                pending[1].append(data["text"])
+                return
+            self._flush_text()
+            self._pending_text = (event_type, [data["text"]])
+            asyncio.get_running_loop().call_soon(self._flush_text)
+            return
+        self._flush_text()
+        self._push(event_type, data)
+
+    def _flush_text(self) -> None:
+        pending, self._pending_text = self._pending_text, None
+        if pending is not None:
+            self._push(pending[0], {"text": "".join(pending[1])})
+
+    def _push(self, event_type: str, data: dict[str, Any]) -> None:
         event = ev.Event(
             event_type,
             data,

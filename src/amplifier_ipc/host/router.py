@@ -11,6 +11,7 @@ Orchestrator notifications (``stream.token``, ``log``...) become events.
 
 from __future__ import annotations
 
+import asyncio
 import collections
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -63,6 +64,48 @@ ChildSessions = Callable[[str, str, dict[str, Any]], Awaitable[dict[str, Any]]]
 """(method, calling service, params) -> result: runs ``request.session_spawn``/``resume``."""
 
 
+class TokenRelay:
+    """Relays provider stream notifications, joining the tokens that arrive together.
+
+    Tokens read in one chunk from a provider's pipe are sent on as one
+    ``stream.provider.token`` (the text is the same, in fewer messages), so a
+    fast provider does not cost the requester one message per token. Any
+    other notification for the same requester flushes the tokens first, so
+    order is kept.
+    """
+
+    def __init__(self) -> None:
+        self._pending: dict[tuple[int, int | str | None], tuple[HostPeer, list[str]]] = {}
+        self._scheduled = False
+
+    def relay(
+        self, peer: HostPeer, request_id: int | str | None, method: str, params: dict[str, Any]
+    ) -> None:
+        key = (id(peer), request_id)
+        text = params.get("text")
+        if method == m.STREAM_PROVIDER_TOKEN and isinstance(text, str) and len(params) == 2:
+            entry = self._pending.get(key)
+            if entry is None:
+                self._pending[key] = (peer, [text])
+                if not self._scheduled:
+                    self._scheduled = True
+                    asyncio.get_running_loop().call_soon(self.flush)
+            else:
+                entry[1].append(text)
+            return
+        entry = self._pending.pop(key, None)
+        if entry is not None:
+            peer.notify_nowait(m.STREAM_PROVIDER_TOKEN, {"text": "".join(entry[1]), "request_id": request_id})
+        params["request_id"] = request_id
+        peer.notify_nowait(method, params)
+
+    def flush(self) -> None:
+        self._scheduled = False
+        pending, self._pending = self._pending, {}
+        for (_, request_id), (peer, texts) in pending.items():
+            peer.notify_nowait(m.STREAM_PROVIDER_TOKEN, {"text": "".join(texts), "request_id": request_id})
+
+
 class Router:
     """Routes the requests of every service of one Host; turn state is set per turn."""
 
@@ -82,6 +125,7 @@ class Router:
         self.usage: dict[str, int] = {}
         self.running_tools: collections.Counter[str] = collections.Counter()
         self._relays: dict[tuple[str, int | str], tuple[HostPeer, int | str | None]] = {}
+        self._tokens = TokenRelay()
 
     # -- wiring ---------------------------------------------------------------
 
@@ -108,13 +152,13 @@ class Router:
     def notifications_for(self, service: str) -> NotificationFallback:
         emit = self.emit
         relays = self._relays
+        coalescer = self._tokens
 
         def on_notification(method: str, params: dict[str, Any]) -> None:
             if method.startswith(_PROVIDER_STREAM_PREFIX):
                 target = relays.get((service, params.get("request_id")))  # type: ignore[arg-type]
                 if target is not None:
-                    params["request_id"] = target[1]
-                    target[0].notify_nowait(method, params)
+                    coalescer.relay(target[0], target[1], method, params)
                 return
             event_type = NOTIFICATION_EVENTS.get(method)
             if event_type is None:

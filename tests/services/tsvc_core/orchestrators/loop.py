@@ -2,7 +2,8 @@
 
 Config: ``max_steps``; ``crash_at_step`` (exit the process there);
 ``approval`` ({prompt, options, default, timeout}: asked before answering);
-``count_turns`` (keeps a counter in session state).
+``count_turns`` (keeps a counter in session state); ``bench_tool_calls``
+(N routed echo calls; the answer is their mean round trip in microseconds).
 """
 
 import asyncio
@@ -47,6 +48,8 @@ class Loop:
         config = {**self.config, **config}
         host.on("stream.provider.token", self._relay("stream.token"))
         host.on("stream.provider.thinking", self._relay("stream.thinking"))
+        if config.get("bench_tool_calls"):
+            return await self._bench_tool_calls(int(config["bench_tool_calls"]))
         if config.get("count_turns"):
             count = await host.state_get("loop.turns") or 0
             await host.state_set("loop.turns", count + 1)
@@ -94,6 +97,16 @@ class Loop:
             )
             text += f" [approval: {decision}]"
         return text
+
+    async def _bench_tool_calls(self, count: int) -> str:
+        """Sequential routed tool calls; answers the mean round trip in microseconds."""
+        import time
+
+        await self.host.tool_execute("echo", {"text": "warm"})
+        start = time.perf_counter()
+        for _ in range(count):
+            await self.host.tool_execute("echo", {"text": "x"})
+        return str((time.perf_counter() - start) / count * 1e6)
 
     async def _run_tool(self, call: dict[str, Any]) -> None:
         host = self.host

@@ -6,7 +6,10 @@ message. ``tokens: N`` streams N one-word tokens (benchmarks). ``record``: a
 file to which every request is appended as one JSON line.
 """
 
+import importlib
 import json
+import threading
+import time
 from typing import Any
 
 from amplifier_ipc_protocol import provider
@@ -15,6 +18,13 @@ from amplifier_ipc_protocol import provider
 @provider
 class Mock:
     name = "mock"
+
+    def configure(self, config: dict[str, Any]) -> None:
+        # What a real provider does with its SDK: import it while waiting to be used,
+        # without delaying the answer to configure.
+        threading.Thread(
+            target=importlib.import_module, args=("amplifier_ipc_protocol.models",), daemon=True
+        ).start()
 
     def info(self) -> dict[str, Any]:
         return {
@@ -26,12 +36,13 @@ class Mock:
         }
 
     async def complete(self, request: Any) -> dict[str, Any]:
+        received = time.time()
         wire = request.to_wire()
         messages = wire.get("messages", [])
         record = self.config.get("record")
         if record:
             with open(record, "a", encoding="utf-8") as handle:
-                handle.write(json.dumps(wire) + "\n")
+                handle.write(json.dumps({**wire, "received_at": received}) + "\n")
         since_user = 0
         for message in reversed(messages):
             if message.get("role") == "user":

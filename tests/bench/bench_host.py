@@ -1,0 +1,226 @@
+"""Benchmarks of the Host (issue 3, Performance), each against a floor measured in the same run.
+
+Run on its own: ``.venv/bin/python tests/bench/bench_host.py``; ``run()``
+returns the rows for the ``python -m tests.bench`` runner. Until the
+foundation and providers services land, the turns use the test services of
+``tests/services`` (an orchestrator loop, a mock provider, a tool set).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from amplifier_ipc.host import Host, ServiceSpec, SessionConfig
+
+SERVICES_DIR = Path(__file__).resolve().parents[1] / "services"
+COLD_TURNS = 7
+PRESPAWN_TURNS = 7
+TOOL_CALLS = 2000
+RAW_ROUND_TRIPS = 2000
+RELAY_TOKENS = 100_000
+# Time a user takes to type the next prompt, during which pre-spawned services finish warming up.
+TYPING_S = 1.0
+
+# Budgets of issue 3.
+COLD_OVERHEAD_BUDGET_MS = 100.0
+COLD_OVERHEAD_BUDGET_RATIO = 2.5
+PRESPAWN_BUDGET_MS = 10.0
+TOOL_CALL_BUDGET_RATIO = 2.5
+RELAY_BUDGET_TOKENS_PER_S = 300_000.0
+
+_MINIMAL_CHILD = "import sys\nsys.stdin.readline()\nsys.stdout.write('{}\\n')\nsys.stdout.flush()\n"
+_ECHO_CHILD = (
+    "import sys\nread, write, flush = sys.stdin.buffer.readline, sys.stdout.buffer.write, sys.stdout.buffer.flush\n"
+    "while line := read():\n    write(line)\n    flush()\n"
+)
+
+
+def _service(name: str, package: str, config: dict[str, Any] | None = None) -> ServiceSpec:
+    return ServiceSpec(
+        name=name,
+        command=[sys.executable, "-m", package],
+        env={"PYTHONPATH": str(SERVICES_DIR), "TSVC_NAME": name},
+        config=config or {},
+    )
+
+
+def _config(root: Path, steps: list[dict[str, Any]], core: dict[str, Any] | None = None) -> SessionConfig:
+    return SessionConfig(
+        services=[
+            _service("core", "tsvc_core", {"loop": core} if core else {}),
+            _service(
+                "provider",
+                "tsvc_provider",
+                {"mock": {"steps": steps, "record": str(root / "requests.jsonl")}},
+            ),
+            _service("tools", "tsvc_tools"),
+        ],
+        orchestrator="core:loop",
+        context_manager="memory",
+        sessions_dir=root / "sessions",
+        working_dir=root,
+    )
+
+
+async def _turn(host: Host, prompt: str = "bench") -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    async for event in host.run(prompt):
+        if event.type == "complete":
+            data = event.data
+        elif event.type == "error":
+            raise RuntimeError(event.data["message"])
+    return data
+
+
+async def minimal_child_ms() -> float:
+    """Spawn a Python child, one line there and back, wait for its exit."""
+    start = time.perf_counter()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", _MINIMAL_CHILD, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE
+    )
+    assert process.stdin is not None and process.stdout is not None
+    process.stdin.write(b"{}\n")
+    await process.stdout.readline()
+    process.stdin.close()
+    await process.wait()
+    return (time.perf_counter() - start) * 1000
+
+
+async def bench_cold_turn(root: Path) -> list[dict[str, Any]]:
+    floors = [await minimal_child_ms() for _ in range(COLD_TURNS)]
+    overheads = []
+    for index in range(COLD_TURNS):
+        host = Host(_config(root / f"cold{index}", [{"text": "hi"}]))
+        timings = (await _turn(host))["timings"]
+        overheads.append(timings["services_ms"] + timings["prepare_ms"] + timings["teardown_ms"])
+        await host.close()
+    value, floor = statistics.median(overheads), statistics.median(floors)
+    return [
+        {
+            "name": "host cold turn overhead (spawn+describe+prompt+teardown, 3 services), median",
+            "value": round(value, 1),
+            "unit": "ms",
+            "floor": round(floor, 1),
+            "ratio": round(value / floor, 2),
+            "budget": f"<= {COLD_OVERHEAD_BUDGET_MS:g} ms and <= {COLD_OVERHEAD_BUDGET_RATIO}x floor (one minimal child)",
+        }
+    ]
+
+
+async def bench_prespawn(root: Path) -> list[dict[str, Any]]:
+    config = _config(root / "prespawn", [{"text": "hi"}])
+    host = Host(config, prespawn=True)
+    record = root / "prespawn" / "requests.jsonl"
+    waits = []
+    for _ in range(PRESPAWN_TURNS):
+        assert host._prespawned is not None
+        await host._prespawned  # the services are up while the user is still typing
+        await asyncio.sleep(TYPING_S)
+        start = time.time()
+        await _turn(host)
+        received = json.loads(record.read_text().splitlines()[-1])["received_at"]
+        waits.append((received - start) * 1000)
+    await host.close()
+    value = statistics.median(waits)
+    return [
+        {
+            "name": "host with pre-spawn: run() to the first provider request, median",
+            "value": round(value, 2),
+            "unit": "ms",
+            "floor": PRESPAWN_BUDGET_MS,
+            "ratio": round(value / PRESPAWN_BUDGET_MS, 2),
+            "budget": f"<= {PRESPAWN_BUDGET_MS:g} ms (floor column: the budget itself)",
+        }
+    ]
+
+
+async def raw_round_trip_us() -> float:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", _ECHO_CHILD, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE
+    )
+    assert process.stdin is not None and process.stdout is not None
+    line = b'{"jsonrpc":"2.0","id":1,"method":"tool.execute","params":{"name":"echo","input":{"text":"x"}}}\n'
+    for _ in range(100):
+        process.stdin.write(line)
+        await process.stdout.readline()
+    start = time.perf_counter()
+    for _ in range(RAW_ROUND_TRIPS):
+        process.stdin.write(line)
+        await process.stdout.readline()
+    elapsed = time.perf_counter() - start
+    process.stdin.close()
+    await process.wait()
+    return elapsed / RAW_ROUND_TRIPS * 1e6
+
+
+async def bench_tool_call(root: Path) -> list[dict[str, Any]]:
+    floor = await raw_round_trip_us()
+    host = Host(_config(root / "tools", [{"text": "hi"}], core={"bench_tool_calls": TOOL_CALLS}))
+    value = float((await _turn(host))["response"])
+    await host.close()
+    return [
+        {
+            "name": "routed tool call (orchestrator -> Host -> tool service -> back), mean",
+            "value": round(value, 1),
+            "unit": "us",
+            "floor": round(floor, 1),
+            "ratio": round(value / floor, 2),
+            "budget": f"<= {TOOL_CALL_BUDGET_RATIO}x floor (one raw pipe round trip)",
+        }
+    ]
+
+
+async def bench_relay(root: Path) -> list[dict[str, Any]]:
+    host = Host(_config(root / "relay", [{"tokens": RELAY_TOKENS}]))
+    first = last = 0.0
+    count = 0
+    async for event in host.run("stream"):
+        if event.type == "stream.token":
+            last = time.perf_counter()
+            if count == 0:
+                first = last
+            count += len(event.data["text"].split())  # the Host joins tokens that arrive together
+    await host.close()
+    rate = (count - 1) / (last - first) if count > 1 else 0.0
+    return [
+        {
+            "name": f"token relay provider -> Host -> orchestrator -> Host -> consumer ({count} tokens)",
+            "value": round(rate),
+            "unit": "tokens/s",
+            "floor": RELAY_BUDGET_TOKENS_PER_S,
+            "ratio": round(rate / RELAY_BUDGET_TOKENS_PER_S, 2),
+            "budget": f">= {RELAY_BUDGET_TOKENS_PER_S:g} tokens/s (floor column: the budget itself)",
+        }
+    ]
+
+
+async def _run_all() -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="bench-host-") as folder:
+        root = Path(folder)
+        for bench in (bench_cold_turn, bench_prespawn, bench_tool_call, bench_relay):
+            rows += await bench(root)
+    return rows
+
+
+def run() -> list[dict[str, Any]]:
+    """Every Host benchmark; rows ``{name, value, unit, floor, ratio, budget}``."""
+    return asyncio.run(_run_all())
+
+
+def main() -> None:
+    for row in run():
+        print(
+            f"{row['name']}: {row['value']} {row['unit']} (floor {row['floor']}, ratio {row['ratio']}; budget {row['budget']})"
+        )
+
+
+if __name__ == "__main__":
+    main()
