@@ -21,6 +21,11 @@ __all__ = ["protect_stdio", "open_wire", "terminate_children"]
 # How long children get to exit after SIGTERM before SIGKILL, when the
 # service itself is exiting.
 CHILD_TERM_GRACE_S = 1.0
+# How often to look whether they have gone, during that grace.
+CHILD_POLL_S = 0.02
+# Rounds of freezing descendants; each round catches processes forked just
+# before the previous one froze their parent.
+FREEZE_ROUNDS = 5
 
 
 def protect_stdio() -> tuple[int, int]:
@@ -125,27 +130,39 @@ def _children_of(pid: int) -> list[int]:
 
 
 def terminate_children() -> None:
-    """SIGTERM, then SIGKILL, every process this service started (and theirs)."""
+    """SIGTERM, then SIGKILL, every process this service started (and theirs).
+
+    Descendants are first frozen with SIGSTOP, round after round, so none
+    can start a new process (or be orphaned out of reach) while we look.
+    """
     me = os.getpid()
-    children = _children_of(me)
-    if not children:
+    frozen: list[int] = []
+    for _ in range(FREEZE_ROUNDS):
+        found = [pid for pid in _children_of(me) if pid not in frozen]
+        if not found:
+            break
+        for pid in found:
+            _signal(pid, signal.SIGSTOP)
+        frozen.extend(found)
+    if not frozen:
         return
-    for pid in children:
-        try:
-            os.kill(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
+    for pid in frozen:
+        _signal(pid, signal.SIGTERM)
+        _signal(pid, signal.SIGCONT)
     deadline = time.monotonic() + CHILD_TERM_GRACE_S
     while time.monotonic() < deadline:
-        alive = [p for p in children if _alive(p)]
-        if not alive:
+        if not any(_alive(pid) for pid in frozen):
             return
-        time.sleep(0.02)
-    for pid in children:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        time.sleep(CHILD_POLL_S)
+    for pid in {*frozen, *_children_of(me)}:
+        _signal(pid, signal.SIGKILL)
+
+
+def _signal(pid: int, signum: int) -> None:
+    try:
+        os.kill(pid, signum)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 def _alive(pid: int) -> bool:
