@@ -362,3 +362,40 @@ async def test_model_settings_and_tool_specs_reach_the_provider_request(start_ho
     assert request["tools"] == [
         {"name": "read_file", "description": "Read.", "parameters": {"type": "object", "properties": {}}}
     ]
+
+
+async def test_graceful_cancel_during_the_provider_call_answers_its_tool_calls_without_running_them(
+    start_host: Any,
+) -> None:
+    host: FakeHost = await start_host()
+    asked = asyncio.Event()
+    cancelled = asyncio.Event()
+
+    async def slow_provider(request: dict[str, Any], fake: FakeHost) -> dict[str, Any]:
+        asked.set()
+        await asyncio.wait_for(cancelled.wait(), WAIT_S)
+        return tool_response(("c1", "bash", {"command": "touch nope"}))
+
+    host.provider_steps = [slow_provider]
+    request_id, task = host.start_execute("go")
+    await asyncio.wait_for(asked.wait(), WAIT_S)
+    await host.peer.notify("cancel", {"id": request_id, "graceful": True})
+    await host.peer.request("ping", {}, timeout=WAIT_S)  # the cancel has been read
+    cancelled.set()
+    result = await asyncio.wait_for(task, WAIT_S)
+    assert result["response"].startswith("Cancelled")
+    assert host.tool_inputs == []
+    assert host.transcript[-1]["metadata"] == {"success": False, "cancelled": True}
+    assert_every_tool_call_answered(host.transcript)
+
+
+async def test_a_hooks_user_message_is_shown_as_a_log_notification(start_host: Any) -> None:
+    host: FakeHost = await start_host()
+    host.hook_results["tool:pre"] = {
+        "action": "CONTINUE",
+        "user_message": "heads up",
+        "user_message_level": "warning",
+    }
+    host.provider_steps = [tool_response(("c1", "todo", {"action": "read"})), text_response("ok")]
+    await host.execute("go")
+    assert {"level": "warning", "message": "heads up"} in host.notified("log")
