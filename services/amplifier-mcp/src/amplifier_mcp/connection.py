@@ -14,6 +14,7 @@ import collections
 import hashlib
 import os
 import re
+import signal
 import sys
 from typing import Any
 
@@ -28,9 +29,15 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 STDERR_TAIL_LINES = 20
 # tools/list pages followed before giving up on a server that never ends its listing.
 MAX_LIST_PAGES = 100
-# Bounds close(): the SDK's own stdin-close/SIGTERM/SIGKILL escalation takes
-# at most about 6 s; past that the service's exit kills what is left.
-CLOSE_DEADLINE_S = 8.0
+# The MCP stdio shutdown, on a budget that ends well inside the Host's 2 s
+# shutdown grace (after which the Host SIGTERMs the service, and a service
+# killed that way can no longer reach servers in their own sessions):
+# Grace period for the server to exit on its own after its stdin closes.
+STDIN_EOF_GRACE_S = 0.5
+# Grace period after SIGTERM to its process group, before SIGKILL.
+SIGTERM_GRACE_S = 0.5
+# Time for the SDK's transport to notice a killed server and unwind.
+UNWIND_S = 0.5
 
 
 class StartFailed(Exception):
@@ -56,6 +63,8 @@ class McpConnection:
         self._owner: asyncio.Task[None] | None = None
         self._stderr_tail: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL_LINES)
         self._relay: asyncio.Task[None] | None = None
+        self.pid: int | None = None
+        """The server's pid (also its process group: the SDK starts it in a new session)."""
 
     # -- lifecycle --------------------------------------------------------
 
@@ -78,17 +87,25 @@ class McpConnection:
         raise StartFailed(f"did not finish starting within {timeout:g}s{self._tail()}")
 
     async def close(self) -> None:
+        """Close the server's stdin, then SIGTERM, then SIGKILL its process group."""
         self._stop.set()
-        if self._owner is not None and not self._owner.done():
-            try:
-                await asyncio.wait_for(asyncio.shield(self._owner), CLOSE_DEADLINE_S)
-            except (TimeoutError, Exception):
-                self._owner.cancel()
-        if self._relay is not None:
-            try:
-                await asyncio.wait_for(self._relay, 1.0)
-            except (TimeoutError, Exception):
-                self._relay.cancel()
+        owner = self._owner
+        if owner is not None and not await _finished(owner, STDIN_EOF_GRACE_S):
+            self._signal(signal.SIGTERM)
+            if not await _finished(owner, SIGTERM_GRACE_S):
+                self._signal(signal.SIGKILL)
+                if not await _finished(owner, UNWIND_S):
+                    owner.cancel()
+        if self._relay is not None and not await _finished(self._relay, UNWIND_S):
+            self._relay.cancel()
+
+    def _signal(self, signum: int) -> None:
+        if self.pid is None:
+            return
+        try:
+            os.killpg(self.pid, signum)
+        except (ProcessLookupError, PermissionError):
+            pass
 
     async def _own(self) -> None:
         from mcp import ClientSession, StdioServerParameters
@@ -102,11 +119,14 @@ class McpConnection:
             cwd=self.spec.cwd or os.getcwd(),
         )
         read_fd, write_fd = os.pipe()
+        os.set_inheritable(read_fd, False)
+        pipe_inode = os.fstat(read_fd).st_ino
         self._relay = asyncio.create_task(self._relay_stderr(read_fd))
         errlog = os.fdopen(write_fd, "w")
         try:
             async with stdio_client(params, errlog=errlog) as (read, write):
                 errlog.close()  # the server holds its own copy; EOF reaches the relay when it exits
+                self.pid = _child_writing_to(pipe_inode)
                 client = Implementation(name="amplifier-mcp", version="0.1.0")
                 async with ClientSession(read, write, client_info=client) as session:
                     await session.initialize()
@@ -159,6 +179,35 @@ class McpConnection:
         if exc is None:
             return f"exited before it was ready{self._tail()}"
         return f"failed during the MCP handshake: {type(exc).__name__}: {exc}{self._tail()}"
+
+
+async def _finished(task: asyncio.Task[None], timeout: float) -> bool:
+    """Whether ``task`` ends within ``timeout`` (it is not cancelled if not)."""
+    done, _ = await asyncio.wait({task}, timeout=timeout)
+    return bool(done)
+
+
+def _child_writing_to(pipe_inode: int) -> int | None:
+    """The child of this process whose stderr is the pipe with that inode.
+
+    The SDK does not expose the server's process; its stderr pipe, which only
+    that server holds, identifies it exactly even when servers start in parallel.
+    """
+    me = os.getpid()
+    target = f"pipe:[{pipe_inode}]"
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as handle:
+                stat = handle.read()
+            if int(stat[stat.rfind(b")") + 2 :].split()[1]) != me:
+                continue
+            if os.readlink(f"/proc/{entry}/fd/2") == target:
+                return int(entry)
+        except (OSError, ValueError, IndexError):
+            continue
+    return None
 
 
 def _first_leaf(exc: BaseException) -> BaseException:
