@@ -96,6 +96,7 @@ class Host:
         )
         self._log: ServiceLog | None = None
         self._pending_text: tuple[str, list[str]] | None = None
+        self._marking: asyncio.Future[None] | None = None
         self._queue: asyncio.Queue[Any] | None = None
         self._turn_task: asyncio.Task[None] | None = None
         self._orchestrator_call: tuple[ServiceProcess, int, asyncio.Task[Any]] | None = None
@@ -303,7 +304,8 @@ class Host:
             }
         metadata.update(status="running", updated=now_iso(), error=None, host_pid=os.getpid())
         metadata["turns"] = int(metadata.get("turns", 0)) + 1
-        self.store.write_metadata(metadata)
+        # The fsync of "running" need not delay the turn; it is awaited before the end.
+        self._marking = asyncio.ensure_future(asyncio.to_thread(self.store.write_metadata, dict(metadata)))
         self.router.state = self.store.read_state()
         messages = self.store.read_transcript() if resumed else []
         missing = repair_transcript(messages)
@@ -322,6 +324,7 @@ class Host:
         router.usage = {}
         try:
             metadata, messages, resumed = self._begin(prompt)
+            timings["begin_ms"] = _ms(started)
             self._emit(
                 ev.TURN_START,
                 {
@@ -462,6 +465,10 @@ class Host:
             for watcher in late:
                 watcher.cancel()
         timings["teardown_ms"] = _ms(step)
+        if self._marking is not None:
+            with contextlib.suppress(OSError):
+                await self._marking
+            self._marking = None
         if metadata:  # the session was opened: record the turn
             try:
                 missing = repair_transcript(self.store.read_transcript(), CANCELLED_RESULT)

@@ -99,14 +99,14 @@ def build_env(spec: ServiceSpec, session_id: str) -> dict[str, str]:
 
 def group_members(pgid: int) -> list[int]:
     """Live (non-zombie) processes of process group ``pgid`` (Linux /proc)."""
+    try:
+        os.killpg(pgid, 0)  # cheap: an empty group needs no scan of /proc
+    except (ProcessLookupError, PermissionError):
+        return []
     members: list[int] = []
     try:
         entries = os.listdir("/proc")
     except OSError:
-        try:
-            os.killpg(pgid, 0)
-        except (ProcessLookupError, PermissionError):
-            return []
         return [pgid]
     for entry in entries:
         if not entry.isdigit():

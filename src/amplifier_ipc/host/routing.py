@@ -178,9 +178,10 @@ class RoutingTable:
             if len(candidates) == 1:
                 return candidates[0]
             if not candidates:
+                article = "an" if label[0] in "aeiou" else "a"
                 raise RoutingError(
-                    f"no service of this session offers a {label}",
-                    hint=f"add a service with a {label} to the agent definition",
+                    f"no service of this session offers {article} {label}",
+                    hint=f"add a service with {article} {label} to the agent definition",
                 )
             raise RoutingError(
                 f"several {label}s are offered ({offered}) and none is selected",
