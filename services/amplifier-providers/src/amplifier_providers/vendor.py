@@ -70,6 +70,18 @@ class VendorProvider:
                 f"{self.name} has no config keys {unknown}; it knows {sorted(known)}. "
                 f"Keys are never config: set {' or '.join(self.key_env) or 'nothing'} in its environment"
             )
+        for key in ("model", "base_url"):
+            if key in config and not (isinstance(config[key], str) and config[key]):
+                raise InvalidParams(f"{self.name}: {key} must be a non-empty string")
+        for key in ("context_window", "max_output_tokens"):
+            value = config.get(key)
+            if key in config and not (isinstance(value, int) and not isinstance(value, bool) and value > 0):
+                raise InvalidParams(f"{self.name}: {key} must be a whole number of tokens > 0")
+        temperature = config.get("temperature")
+        if "temperature" in config and not (
+            isinstance(temperature, (int, float)) and not isinstance(temperature, bool) and temperature >= 0
+        ):
+            raise InvalidParams(f"{self.name}: temperature must be a number >= 0")
         self._client = None  # rebuilt with the new base URL on the next call
         self.check_config(config)
 

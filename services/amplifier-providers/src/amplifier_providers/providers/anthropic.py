@@ -28,6 +28,17 @@ class Anthropic(VendorProvider):
     capabilities = ["streaming", "tools", "thinking", "prompt_caching", "vision"]
     config_keys = frozenset({"thinking", "prompt_caching"})
 
+    def check_config(self, config: dict[str, Any]) -> None:
+        from amplifier_ipc_protocol import InvalidParams
+
+        thinking = config.get("thinking")
+        if "thinking" in config and not isinstance(thinking, (bool, int)):
+            raise InvalidParams(
+                "anthropic: thinking must be true, false or a budget in tokens (at least 1024)"
+            )
+        if "prompt_caching" in config and not isinstance(config["prompt_caching"], bool):
+            raise InvalidParams("anthropic: prompt_caching must be true or false")
+
     def _sdk_client(self) -> Any:
         if self._client is None:
             import anthropic

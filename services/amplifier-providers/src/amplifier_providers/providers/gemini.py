@@ -28,6 +28,12 @@ class Gemini(VendorProvider):
     capabilities = ["streaming", "tools", "thinking", "vision"]
     config_keys = frozenset({"thinking"})
 
+    def check_config(self, config: dict[str, Any]) -> None:
+        from amplifier_ipc_protocol import InvalidParams
+
+        if "thinking" in config and not isinstance(config["thinking"], (bool, int)):
+            raise InvalidParams("gemini: thinking must be true, false or a budget in tokens")
+
     def _sdk_client(self) -> Any:
         if self._client is None:
             from google import genai

@@ -33,6 +33,13 @@ class Ollama(VendorProvider):
     capabilities = ["streaming", "tools", "thinking"]
     config_keys = frozenset({"think"})
 
+    def check_config(self, config: dict[str, Any]) -> None:
+        from amplifier_ipc_protocol import InvalidParams
+
+        think = config.get("think")
+        if "think" in config and not (isinstance(think, bool) or think in ("low", "medium", "high")):
+            raise InvalidParams('ollama: think must be true, false, "low", "medium" or "high"')
+
     def _sdk_client(self) -> Any:
         if self._client is None:
             import ollama
