@@ -93,3 +93,28 @@ async def test_the_service_exits_when_its_stdin_closes(service_factory: Any) -> 
     host = await service_factory()
     await host.call("describe")
     assert await host.close() == 0
+
+
+def test_asking_a_provider_for_its_info_loads_its_sdk_in_the_background() -> None:
+    """The Host asks the selected provider for its info when a turn starts; the
+    SDK import then overlaps the turn's set-up. Only that provider's SDK loads."""
+    probe = (
+        "import sys, time\n"
+        "from amplifier_ipc_protocol.discovery import discover\n"
+        "found = discover('amplifier_providers')\n"
+        "ollama = next(c.instance for c in found.of_kind('provider') if c.name == 'ollama')\n"
+        "ollama.info()\n"
+        f"deadline = time.monotonic() + {IMPORT_DEADLINE_SECONDS}\n"
+        "while 'ollama' not in sys.modules or ollama._warming.is_alive():\n"
+        "    assert time.monotonic() < deadline, 'ollama was never imported'\n"
+        "    time.sleep(0.01)\n"
+        "print(sorted(m for m in ('anthropic', 'openai', 'google.genai', 'ollama') if m in sys.modules))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        timeout=IMPORT_DEADLINE_SECONDS * 2,
+        check=True,
+    )
+    assert result.stdout.strip() == "['ollama']"

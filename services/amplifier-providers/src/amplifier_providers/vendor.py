@@ -7,7 +7,9 @@ level: the service must answer ``describe`` without loading any SDK).
 
 from __future__ import annotations
 
+import importlib
 import os
+import threading
 from typing import Any, ClassVar
 
 from .catalog import provider_info
@@ -48,6 +50,8 @@ class VendorProvider:
     key_required: ClassVar[bool] = True
     default_model: ClassVar[str | None] = None
     capabilities: ClassVar[list[str]] = ["streaming", "tools"]
+    sdk_modules: ClassVar[tuple[str, ...]] = ()
+    """Modules ``_call`` imports; loaded in the background once the provider is chosen."""
     config_keys: ClassVar[frozenset[str]] = frozenset()
     common_config_keys: ClassVar[frozenset[str]] = frozenset(
         {"model", "base_url", "context_window", "max_output_tokens", "temperature"}
@@ -57,6 +61,7 @@ class VendorProvider:
         self.config: dict[str, Any] = {}
         self.host: Any = None
         self._client: Any = None
+        self._warming: threading.Thread | None = None
 
     # -- configuration ------------------------------------------------------
 
@@ -116,19 +121,60 @@ class VendorProvider:
         value = request.get("max_output_tokens") or self.config.get("max_output_tokens")
         if isinstance(value, int) and value > 0:
             return value
-        return int(self.info()["defaults"]["max_output_tokens"])
+        return int(self.describe_models()["defaults"]["max_output_tokens"])
 
     # -- the component methods -------------------------------------------------
 
-    def info(self) -> dict[str, Any]:
+    def warm_up(self) -> None:
+        """Import the SDK in a background thread. The Host asks the selected
+        provider for its info at the start of a turn, long before the first
+        model call, so the import (0.5 to 2 s) overlaps the turn's set-up
+        instead of delaying the first answer. A call that needs the SDK
+        sooner waits on Python's import lock, never sees half a module."""
+        if self._warming is not None or not self.sdk_modules:
+            return
+
+        def load() -> None:
+            for module in self.sdk_modules:
+                try:
+                    importlib.import_module(module)
+                except Exception:  # the call itself will import again and report it
+                    return
+
+        self._warming = threading.Thread(target=load, name=f"warm-{self.name}", daemon=True)
+        self._warming.start()
+
+    async def _warmed(self) -> None:
+        # Importing a package from two threads at once can expose a half-built
+        # module (the import lock's deadlock avoidance), so the call waits for
+        # the background import to finish instead of racing it.
+        if self._warming is not None and self._warming.is_alive():
+            import asyncio
+
+            await asyncio.to_thread(self._warming.join)
+
+    def describe_models(self) -> dict[str, Any]:
+        """The ``provider.info`` answer, without starting the SDK import."""
         model = self.config.get("model") or self.default_model or "unset"
         return provider_info(self.name, self.display_name, self.family, model, self.capabilities, self.config)
 
+    def info(self) -> dict[str, Any]:
+        self.warm_up()
+        return self.describe_models()
+
     async def complete(self, request: Any) -> dict[str, Any]:
+        import asyncio
+
         from amplifier_ipc_protocol import ProtocolError
 
+        # The SDKs' anyio locks and cancel scopes belong to the task that
+        # enters them; a Peer that runs a handler's first step eagerly (in the
+        # reader's task) would move them across tasks. Yielding once first
+        # keeps every SDK call inside the handler's own task.
+        await asyncio.sleep(0)
         wire: dict[str, Any] = request.to_wire() if hasattr(request, "to_wire") else dict(request)
         conversation = prepare(wire)
+        await self._warmed()
         try:
             response = await self._call(wire, conversation, wire.get("stream") is not False)
         except ProtocolError:

@@ -26,6 +26,7 @@ class Anthropic(VendorProvider):
     key_env = ("ANTHROPIC_API_KEY",)
     default_model = "claude-opus-4-5"
     capabilities = ["streaming", "tools", "thinking", "prompt_caching", "vision"]
+    sdk_modules = ("anthropic",)
     config_keys = frozenset({"thinking", "prompt_caching"})
 
     def check_config(self, config: dict[str, Any]) -> None:

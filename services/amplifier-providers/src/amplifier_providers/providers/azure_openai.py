@@ -29,6 +29,7 @@ class AzureOpenAI(ChatCompletionsProvider):
     family = "openai"
     key_env = ("AZURE_OPENAI_API_KEY",)
     capabilities = ["streaming", "tools", "reasoning", "vision"]
+    sdk_modules = ("openai",)
     config_keys = frozenset({"endpoint", "deployment", "api_version", "reasoning_effort"})
 
     def check_config(self, config: dict[str, Any]) -> None:
@@ -48,8 +49,8 @@ class AzureOpenAI(ChatCompletionsProvider):
             )
         return str(deployment)
 
-    def info(self) -> dict[str, Any]:
-        info = super().info()
+    def describe_models(self) -> dict[str, Any]:
+        info = super().describe_models()
         info["defaults"]["deployment"] = self.config.get("deployment")
         return info
 

@@ -26,6 +26,7 @@ class Gemini(VendorProvider):
     key_env = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
     default_model = "gemini-2.5-flash"
     capabilities = ["streaming", "tools", "thinking", "vision"]
+    sdk_modules = ("google.genai",)
     config_keys = frozenset({"thinking"})
 
     def check_config(self, config: dict[str, Any]) -> None:

@@ -31,6 +31,7 @@ class Ollama(VendorProvider):
     key_required = False
     default_model = "llama3.2"
     capabilities = ["streaming", "tools", "thinking"]
+    sdk_modules = ("ollama",)
     config_keys = frozenset({"think"})
 
     def check_config(self, config: dict[str, Any]) -> None:
@@ -70,7 +71,7 @@ class Ollama(VendorProvider):
             request,
             model=self.model(request),
             max_tokens=self.max_output_tokens(request),
-            context_window=int(self.info()["defaults"]["context_window"]),
+            context_window=int(self.describe_models()["defaults"]["context_window"]),
             think=self._think(request),
             temperature=request.get("temperature", self.config.get("temperature")),
             stream=stream,

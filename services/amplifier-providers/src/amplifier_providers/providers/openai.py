@@ -24,6 +24,7 @@ class OpenAI(ChatCompletionsProvider):
     key_env = ("OPENAI_API_KEY",)
     default_model = "gpt-5"
     capabilities = ["streaming", "tools", "reasoning", "vision"]
+    sdk_modules = ("openai",)
     config_keys = frozenset({"organization", "reasoning_effort"})
 
     def _sdk_client(self) -> Any:

@@ -32,6 +32,7 @@ class OpenAICompatible(ChatCompletionsProvider):
     key_required = False
     max_tokens_field = "max_tokens"
     capabilities = ["streaming", "tools"]
+    sdk_modules = ("openai",)
 
     def _sdk_client(self) -> Any:
         if self._client is None:
