@@ -25,6 +25,8 @@ __all__ = [
 # PROTOCOL §1: no line-length limit below 64 MiB; anything longer is refused.
 MAX_LINE_BYTES = 64 * 1024 * 1024
 
+# Not OPT_APPEND_NEWLINE: its output keeps orjson's oversized buffer, and a
+# queue of thousands of such lines costs far more than one small copy each.
 _OPTIONS = orjson.OPT_NON_STR_KEYS
 
 
@@ -52,6 +54,12 @@ def encode(message: dict[str, Any]) -> bytes:
             f"message cannot be encoded as JSON ({exc}); send only JSON values "
             "(str, int within 64 bits, float, bool, None, list, dict with string keys)"
         ) from None
+
+
+def dumps_line(message: dict[str, Any]) -> bytes:
+    """``encode`` without the error translation or the non-string keys (both
+    make orjson much slower): the fast path; raises TypeError otherwise."""
+    return orjson.dumps(message) + b"\n"
 
 
 def decode(line: bytes) -> dict[str, Any]:
@@ -96,41 +104,35 @@ class LineSplitter:
 
     def feed(self, chunk: bytes) -> list[bytes | OversizedLine]:
         out: list[bytes | OversizedLine] = []
-        start = 0
         if self._discarding:
             newline = chunk.find(b"\n")
             if newline < 0:
                 self._discarded += len(chunk)
                 return out
-            self._discarded += newline
-            out.append(OversizedLine(self._discarded))
+            out.append(OversizedLine(self._discarded + newline))
             self._discarding = False
             self._discarded = 0
-            start = newline + 1
+            chunk = chunk[newline + 1 :]
+        parts = chunk.split(b"\n")
+        rest = parts.pop()
         buffer = self._buffer
-        while True:
-            newline = chunk.find(b"\n", start)
-            if newline < 0:
-                break
-            if buffer:
-                buffer += chunk[start:newline]
-                line = bytes(buffer)
-                buffer.clear()
-            else:
-                line = chunk[start:newline]
-            start = newline + 1
-            if len(line) > self.limit:
-                out.append(OversizedLine(len(line)))
-            elif line and not line.isspace():
-                out.append(line)
-        rest = len(chunk) - start
+        if buffer and parts:
+            buffer += parts[0]
+            parts[0] = bytes(buffer)
+            buffer.clear()
+        limit = self.limit
+        for part in parts:
+            if len(part) > limit:
+                out.append(OversizedLine(len(part)))
+            elif part and not part.isspace():
+                out.append(part)
         if rest:
-            if len(buffer) + rest > self.limit:
+            if len(buffer) + len(rest) > limit:
                 self._discarding = True
-                self._discarded = len(buffer) + rest
+                self._discarded = len(buffer) + len(rest)
                 buffer.clear()
             else:
-                buffer += chunk[start:]
+                buffer += rest
         return out
 
     def pending(self) -> int:

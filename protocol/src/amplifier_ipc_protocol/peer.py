@@ -16,7 +16,10 @@ import traceback
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
+import orjson
+
 from . import methods as m
+from .eager import start_eagerly
 from .errors import (
     InternalError,
     InvalidParams,
@@ -28,7 +31,7 @@ from .errors import (
     ServiceGone,
     error_from_wire,
 )
-from .framing import LineSplitter, OversizedLine, decode, encode
+from .framing import LineSplitter, OversizedLine, decode, dumps_line, encode
 
 __all__ = ["Peer", "Reader", "Writer", "Handler", "current_request_id"]
 
@@ -68,9 +71,13 @@ class Peer:
     """A JSON-RPC endpoint over a byte reader and writer.
 
     ``handlers`` map method names to callables taking the ``params`` object;
-    they may be plain functions or coroutine functions. A coroutine handler
-    for a request runs as a task (and can be cancelled by the ``cancel``
-    notification); a plain handler runs inline.
+    they may be plain functions or coroutine functions. Every handler starts
+    at once, inline; one that has to wait continues as a task (which the
+    ``cancel`` notification can cancel), so the peer keeps reading.
+
+    Answers and requests are written at once (coalesced with whatever one
+    chunk of input produced); notifications are coalesced until the loop
+    next runs, so a burst of them costs one write.
     """
 
     def __init__(
@@ -99,6 +106,8 @@ class Peer:
         self._background: set[asyncio.Task[Any]] = set()
         self._wbuf: list[bytes] = []
         self._wbuf_bytes = 0
+        self._flush_scheduled = False
+        self._batching = False
         self._closed = False
         self._write_failed = False
         self._eof = self._loop.create_future()
@@ -130,29 +139,48 @@ class Peer:
         """Read and dispatch messages until the other side closes."""
         splitter = LineSplitter()
         reason = "end of stream"
+        read = self._reader.read
         try:
             while True:
-                chunk = await self._reader.read(READ_CHUNK_BYTES)
+                chunk = await read(READ_CHUNK_BYTES)
                 if not chunk:
                     break
-                for line in splitter.feed(chunk):
-                    if isinstance(line, OversizedLine):
-                        self._answer_bad_line(
-                            InvalidRequest(
-                                f"line of {line.size} bytes exceeds the 64 MiB limit; it was discarded"
-                            )
-                        )
-                        continue
-                    try:
-                        message = decode(line)
-                    except ProtocolError as exc:
-                        self._answer_bad_line(exc, line)
-                        continue
-                    self._dispatch(message)
+                self._feed(splitter, chunk)
         except (ConnectionError, OSError) as exc:
             reason = f"read failed: {exc}"
         finally:
             self._shut(reason)
+
+    def _feed(self, splitter: LineSplitter, chunk: bytes) -> None:
+        """Dispatch every complete line of ``chunk``; what they produce is
+        written in one go at the end."""
+        self._batching = True
+        loads, dispatch = orjson.loads, self._dispatch
+        try:
+            for line in splitter.feed(chunk):
+                if type(line) is bytes:
+                    try:
+                        message = loads(line)
+                    except orjson.JSONDecodeError:
+                        message = None
+                    if type(message) is dict:
+                        dispatch(message)
+                        continue
+                    try:
+                        decode(line)  # says what is wrong with the line
+                    except ProtocolError as exc:
+                        self._answer_bad_line(exc, line)
+                else:
+                    assert isinstance(line, OversizedLine)
+                    self._answer_bad_line(
+                        InvalidRequest(
+                            f"line of {line.size} bytes exceeds the 64 MiB limit; it was discarded"
+                        )
+                    )
+        finally:
+            self._batching = False
+            if self._wbuf:
+                self._flush()
 
     async def wait_closed(self) -> None:
         await asyncio.shield(self._eof)
@@ -189,12 +217,35 @@ class Peer:
     # -- sending ----------------------------------------------------------
 
     def _write(self, data: bytes) -> None:
+        """Queue ``data``; it is written when the loop next runs (or at the end
+        of the input chunk being dispatched)."""
         if self._write_failed:
             return
-        if not self._wbuf:
-            self._loop.call_soon(self._flush)
         self._wbuf.append(data)
         self._wbuf_bytes += len(data)
+        if not self._flush_scheduled and not self._batching:
+            self._flush_scheduled = True
+            self._loop.call_soon(self._scheduled_flush)
+
+    def _write_now(self, data: bytes) -> None:
+        """Write ``data`` now, after anything queued before it."""
+        if self._write_failed:
+            return
+        if self._batching or self._wbuf:
+            self._wbuf.append(data)
+            self._wbuf_bytes += len(data)
+            if not self._batching:
+                self._flush()
+            return
+        try:
+            self._writer.write(data)
+        except (ConnectionError, OSError, RuntimeError) as exc:
+            self._write_failed = True
+            self._shut(f"write failed: {exc}")
+
+    def _scheduled_flush(self) -> None:
+        self._flush_scheduled = False
+        self._flush()
 
     def _flush(self) -> None:
         if not self._wbuf:
@@ -220,11 +271,18 @@ class Peer:
                 self._shut(f"write failed: {exc}")
 
     def notify_nowait(self, method: str, params: dict[str, Any] | None = None) -> None:
-        """Queue a notification; it is written on the next loop iteration."""
-        message: dict[str, Any] = {"jsonrpc": "2.0", "method": method}
-        if params is not None:
-            message["params"] = params
-        self._write(encode(message))
+        """Queue a notification; it is written on the next loop iteration.
+
+        Raises ``InvalidParams`` when ``params`` cannot be encoded as JSON."""
+        if params is None:
+            message: dict[str, Any] = {"jsonrpc": "2.0", "method": method}
+        else:
+            message = {"jsonrpc": "2.0", "method": method, "params": params}
+        try:
+            data = dumps_line(message)
+        except TypeError:
+            data = encode(message)  # raises the clear error, or handles sets, models, ...
+        self._write(data)
 
     async def notify(self, method: str, params: dict[str, Any] | None = None) -> None:
         """Send a notification, waiting for the pipe only when much is queued."""
@@ -255,10 +313,13 @@ class Peer:
         message: dict[str, Any] = {"jsonrpc": "2.0", "id": request_id, "method": method}
         if params is not None:
             message["params"] = params
-        data = encode(message)
+        try:
+            data = dumps_line(message)
+        except TypeError:
+            data = encode(message)
         future: asyncio.Future[Any] = self._loop.create_future()
         self._pending[request_id] = (future, method)
-        self._write(data)
+        self._write_now(data)
         timer = None
         if timeout is not None:
             timer = self._loop.call_later(timeout, self._expire, request_id, method, timeout)
@@ -290,11 +351,15 @@ class Peer:
 
     def _send_result(self, request_id: int | str, result: Any) -> None:
         try:
-            data = encode({"jsonrpc": "2.0", "id": request_id, "result": result})
+            message = {"jsonrpc": "2.0", "id": request_id, "result": result}
+            try:
+                data = dumps_line(message)
+            except TypeError:
+                data = encode(message)
         except ProtocolError as exc:
             self._send_error(request_id, InternalError(f"result cannot be sent: {exc.message}"))
             return
-        self._write(data)
+        self._write_now(data)
 
     def _send_error(self, request_id: int | str | None, error: ProtocolError) -> None:
         try:
@@ -311,7 +376,7 @@ class Peer:
                     },
                 }
             )
-        self._write(data)
+        self._write_now(data)
 
     def _answer_bad_line(self, error: ProtocolError, line: bytes | None = None) -> None:
         preview = ""
@@ -328,6 +393,10 @@ class Peer:
             self._dispatch_response(message)
             return
         has_id = "id" in message
+        if not has_id and type(method) is str:
+            params = message.get("params")
+            self._dispatch_notification(method, {} if params is None else params)
+            return
         request_id = message.get("id")
         if not isinstance(method, str):
             if has_id and _valid_id(request_id):
@@ -355,8 +424,9 @@ class Peer:
         if handler is None:
             self._send_error(request_id, MethodNotFound(f"method not found: {method}"))
             return
-        task = self._loop.create_task(self._run_handler(request_id, method, handler, params))
-        self._incoming[request_id] = task
+        task = start_eagerly(self._loop, self._run_handler(request_id, method, handler, params))
+        if task is not None:
+            self._incoming[request_id] = task
 
     async def _run_handler(
         self, request_id: int | str, method: str, handler: Handler, params: dict[str, Any]
@@ -397,34 +467,31 @@ class Peer:
             target = params.get("id")
             task = self._incoming.get(target) if isinstance(target, (int, str)) else None
             if task is not None and not task.done() and isinstance(target, (int, str)):
-                if inspect.getcoroutinestate(task.get_coro()) == inspect.CORO_CREATED:  # type: ignore[arg-type]
-                    # Cancelled before its first step, the handler body never
-                    # runs, so it cannot answer for itself.
-                    task.cancel()
-                    del self._incoming[target]
-                    self._send_error(target, RequestCancelled(f"request {target!r} was cancelled"))
-                else:
-                    self._cancelled_by_peer.add(target)
-                    task.cancel()
+                # Handlers start eagerly, so the task is always inside
+                # _run_handler, which answers -32002 for itself.
+                self._cancelled_by_peer.add(target)
+                task.cancel()
             # cancel may also be handled by the owner (to log or clean up)
         handler = self._handlers.get(method)
-        if handler is None:
-            fallback = self._on_notification
-            if fallback is not None:
-                self._run_notification(method, lambda p: fallback(method, p), params)
-            return
-        self._run_notification(method, handler, params)
-
-    def _run_notification(self, method: str, handler: Handler, params: dict[str, Any]) -> None:
         try:
-            result = handler(params)
+            if handler is not None:
+                result = handler(params)
+            elif self._on_notification is not None:
+                result = self._on_notification(method, params)
+            else:
+                return
         except Exception as exc:
             self._report(f"notification handler for {method} failed: {type(exc).__name__}: {exc}")
             return
-        if asyncio.iscoroutine(result):
-            task = self._loop.create_task(result)
-            self._background.add(task)
-            task.add_done_callback(self._notification_done)
+        if result is not None and inspect.iscoroutine(result):
+            try:
+                task = start_eagerly(self._loop, result)
+            except Exception as exc:
+                self._report(f"notification handler for {method} failed: {type(exc).__name__}: {exc}")
+                return
+            if task is not None:
+                self._background.add(task)
+                task.add_done_callback(self._notification_done)
 
     def _notification_done(self, task: asyncio.Task[Any]) -> None:
         self._background.discard(task)

@@ -1,0 +1,268 @@
+"""Benchmarks of the protocol library (issue 2, Performance), each printed
+against a floor measured in the same run:
+
+- a request/response round trip through two Peers over a real pipe (the
+  other Peer in a child process), against a raw asyncio pipe round trip of
+  the same bytes (budget: at most 1.3x);
+- one-way notifications per second from one Peer to another in a child
+  process (budget: at least 500k/s; floor column: raw lines/s);
+- spawn to describe answer for a service with one tool and one hook,
+  against a minimal asyncio child answering one request (budget: 1.5x).
+
+Run on its own: ``.venv/bin/python -m tests.bench.bench_protocol``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+FIXTURES = Path(__file__).resolve().parents[2] / "protocol" / "tests" / "fixtures"
+
+ROUND_TRIPS = 3000
+ROUND_TRIP_RUNS = 5
+WARMUP_ROUND_TRIPS = 300
+NOTIFICATIONS = 200_000
+NOTIFICATION_RUNS = 3
+SPAWNS = 10
+
+# Budgets of issue 2.
+ROUND_TRIP_BUDGET_RATIO = 1.3
+NOTIFICATION_BUDGET_PER_S = 500_000
+SPAWN_BUDGET_RATIO = 1.5
+
+_REQUEST_LINE = b'{"jsonrpc":"2.0","id":1,"method":"echo","params":{"name":"echo","input":{"text":"x"}}}\n'
+_PARAMS = {"name": "echo", "input": {"text": "x"}}
+_TOKEN = {"text": "tok"}
+
+_RAW_ECHO_CHILD = """
+import asyncio, sys
+async def main():
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader(limit=2**24)
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin.buffer)
+    transport, _ = await loop.connect_write_pipe(asyncio.Protocol, sys.stdout.buffer)
+    count = 0
+    while line := await reader.readline():
+        if line.startswith(b"COUNT"):
+            transport.write(str(count).encode() + b"\\n")
+        elif line.startswith(b'{"jsonrpc":"2.0","method"'):
+            count += 1
+        else:
+            transport.write(line)
+asyncio.run(main())
+"""
+
+_PEER_CHILD = """
+import asyncio
+from amplifier_ipc_protocol.peer import Peer
+from amplifier_ipc_protocol.stdio import open_wire
+async def main():
+    reader, writer = await open_wire(0, 1)
+    count = 0
+    def tick(params):
+        nonlocal count
+        count += 1
+    peer = Peer(reader, writer, name="child", handlers={
+        "echo": lambda params: params, "stream.token": tick, "count": lambda params: count})
+    await peer.run()
+asyncio.run(main())
+"""
+
+_MINIMAL_CHILD = """
+import asyncio, sys
+async def main():
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin.buffer)
+    transport, _ = await loop.connect_write_pipe(asyncio.Protocol, sys.stdout.buffer)
+    await reader.readline()
+    transport.write(b'{"jsonrpc":"2.0","id":1,"result":{}}\\n')
+    await reader.read()
+asyncio.run(main())
+"""
+
+
+async def _spawn(*args: str) -> asyncio.subprocess.Process:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(FIXTURES), env.get("PYTHONPATH", "")]))
+    return await asyncio.create_subprocess_exec(
+        *args,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        env=env,
+        limit=2**24,
+    )
+
+
+async def _finish(process: asyncio.subprocess.Process) -> None:
+    if process.stdin is not None:
+        process.stdin.close()
+    try:
+        await asyncio.wait_for(process.wait(), 10)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+
+
+async def raw_round_trip_us() -> float:
+    process = await _spawn(sys.executable, "-c", _RAW_ECHO_CHILD)
+    assert process.stdin is not None and process.stdout is not None
+    write, readline = process.stdin.write, process.stdout.readline
+    for _ in range(WARMUP_ROUND_TRIPS):
+        write(_REQUEST_LINE)
+        await readline()
+    runs = []
+    for _ in range(ROUND_TRIP_RUNS):
+        start = time.perf_counter()
+        for _ in range(ROUND_TRIPS):
+            write(_REQUEST_LINE)
+            await readline()
+        runs.append((time.perf_counter() - start) / ROUND_TRIPS * 1e6)
+    await _finish(process)
+    return statistics.median(runs)
+
+
+async def _peer_child() -> tuple[asyncio.subprocess.Process, Any]:
+    from amplifier_ipc_protocol.peer import Peer
+
+    process = await _spawn(sys.executable, "-c", _PEER_CHILD)
+    peer = Peer(process.stdout, process.stdin, name="bench")  # type: ignore[arg-type]
+    peer.start()
+    return process, peer
+
+
+async def peer_round_trip_us() -> float:
+    process, peer = await _peer_child()
+    request = peer.request
+    for _ in range(WARMUP_ROUND_TRIPS):
+        await request("echo", _PARAMS)
+    runs = []
+    for _ in range(ROUND_TRIP_RUNS):
+        start = time.perf_counter()
+        for _ in range(ROUND_TRIPS):
+            await request("echo", _PARAMS)
+        runs.append((time.perf_counter() - start) / ROUND_TRIPS * 1e6)
+    await peer.close()
+    await _finish(process)
+    return statistics.median(runs)
+
+
+async def raw_lines_per_s() -> float:
+    process = await _spawn(sys.executable, "-c", _RAW_ECHO_CHILD)
+    assert process.stdin is not None and process.stdout is not None
+    line = b'{"jsonrpc":"2.0","method":"stream.token","params":{"text":"tok"}}\n'
+    rates = []
+    for run in range(NOTIFICATION_RUNS):
+        start = time.perf_counter()
+        for index in range(NOTIFICATIONS):
+            process.stdin.write(line)
+            if index % 1000 == 0:
+                await process.stdin.drain()
+        process.stdin.write(b"COUNT\n")
+        count = int(await process.stdout.readline())
+        assert count == NOTIFICATIONS * (run + 1), count
+        rates.append(NOTIFICATIONS / (time.perf_counter() - start))
+    await _finish(process)
+    return statistics.median(rates)
+
+
+async def peer_notifications_per_s() -> float:
+    process, peer = await _peer_child()
+    await peer.request("echo", {})
+    notify = peer.notify
+    rates = []
+    for run in range(NOTIFICATION_RUNS):
+        start = time.perf_counter()
+        for _ in range(NOTIFICATIONS):
+            await notify("stream.token", _TOKEN)
+        count = await peer.request("count")
+        assert count == NOTIFICATIONS * (run + 1), count
+        rates.append(NOTIFICATIONS / (time.perf_counter() - start))
+    await peer.close()
+    await _finish(process)
+    return statistics.median(rates)
+
+
+async def _spawn_to_answer_ms(args: list[str], line: bytes) -> float:
+    start = time.perf_counter()
+    process = await _spawn(*args)
+    assert process.stdin is not None and process.stdout is not None
+    process.stdin.write(line)
+    answer = await process.stdout.readline()
+    elapsed = (time.perf_counter() - start) * 1000
+    assert b'"result"' in answer, answer
+    await _finish(process)
+    return elapsed
+
+
+async def spawn_to_describe_ms() -> tuple[float, float]:
+    describe = b'{"jsonrpc":"2.0","id":1,"method":"describe"}\n'
+    service, floor = [], []
+    for _ in range(SPAWNS):
+        floor.append(await _spawn_to_answer_ms([sys.executable, "-c", _MINIMAL_CHILD], describe))
+        service.append(await _spawn_to_answer_ms([sys.executable, "-m", "bench_svc"], describe))
+    return statistics.median(service), statistics.median(floor)
+
+
+def _row(name: str, value: float, unit: str, floor: float, budget: str, note: str = "") -> dict[str, Any]:
+    row = {
+        "name": name,
+        "value": round(value, 1),
+        "unit": unit,
+        "floor": round(floor, 1),
+        "ratio": round(value / floor, 2),
+        "budget": budget,
+    }
+    if note:
+        row["note"] = note
+    return row
+
+
+async def _run_all() -> list[dict[str, Any]]:
+    raw = await raw_round_trip_us()
+    peer = await peer_round_trip_us()
+    raw_rate = await raw_lines_per_s()
+    peer_rate = await peer_notifications_per_s()
+    spawn, spawn_floor = await spawn_to_describe_ms()
+    return [
+        _row(
+            "protocol: request round trip, two Peers over a pipe (median of runs)",
+            peer,
+            "us",
+            raw,
+            f"<= {ROUND_TRIP_BUDGET_RATIO}x floor (raw asyncio pipe round trip)",
+        ),
+        _row(
+            "protocol: one-way notifications, Peer to Peer",
+            peer_rate,
+            "msg/s",
+            raw_rate,
+            f">= {NOTIFICATION_BUDGET_PER_S} msg/s",
+            note="floor column: raw asyncio lines/s into a child that only counts them",
+        ),
+        _row(
+            "protocol: spawn to describe answer, service with 1 tool + 1 hook (median)",
+            spawn,
+            "ms",
+            spawn_floor,
+            f"<= {SPAWN_BUDGET_RATIO}x floor (minimal asyncio child answering one request)",
+        ),
+    ]
+
+
+def run() -> list[dict[str, Any]]:
+    """The protocol benchmarks as rows for ``python -m tests.bench``."""
+    return asyncio.run(_run_all())
+
+
+if __name__ == "__main__":
+    for row in run():
+        print(
+            f"{row['name']}: {row['value']} {row['unit']} (floor {row['floor']}, ratio {row['ratio']}; budget {row['budget']})"
+        )
