@@ -111,6 +111,12 @@ class McpBridge:
         from mcp import MCPError
         from mcp.types import REQUEST_TIMEOUT
 
+        # The Server runs a handler's first step inline in its reader task and
+        # moves the rest to a new task at the first suspension; an anyio cancel
+        # scope (the SDK's request timeout) entered before that switch would be
+        # exited in another task, which anyio refuses. Suspend once first.
+        await asyncio.sleep(0)
+
         timeout = connection.spec.call_timeout
         try:
             result = await session.call_tool(mcp_name, input, read_timeout_seconds=timeout)
