@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import orjson
 import pytest
 from amplifier_ipc_protocol.errors import (
     InternalError,
@@ -15,7 +16,7 @@ from amplifier_ipc_protocol.errors import (
     RequestTimeout,
     ServiceGone,
 )
-from amplifier_ipc_protocol.peer import current_request_id
+from amplifier_ipc_protocol.peer import Peer, current_request_id
 from protocol_testkit import DEADLINE_S, close_pair, peer_pair, raw_peer, wait_until
 
 
@@ -384,3 +385,49 @@ async def test_a_message_of_several_megabytes_travels_whole() -> None:
 
 async def _hang_until_cancelled(params: dict[str, Any]) -> None:
     await asyncio.Event().wait()
+
+
+class _ChunkReader:
+    """Any object with an async read(n): not an asyncio StreamReader."""
+
+    def __init__(self, chunks: list[bytes]) -> None:
+        self._chunks = chunks
+
+    async def read(self, n: int = -1) -> bytes:
+        return self._chunks.pop(0) if self._chunks else b""
+
+
+class _ListWriter:
+    def __init__(self) -> None:
+        self.data = bytearray()
+
+    def write(self, data: bytes) -> None:
+        self.data += data
+
+    def close(self) -> None:
+        pass
+
+    async def drain(self) -> None:
+        pass
+
+
+async def test_a_peer_reads_from_any_object_with_an_async_read_method() -> None:
+    writer = _ListWriter()
+    reader = _ChunkReader(
+        [b'{"jsonrpc":"2.0","id":1,"me', b'thod":"ping"}\n{bad\n', b'{"id":2,"method":"ping"}\n']
+    )
+    peer = Peer(reader, writer, handlers={"ping": lambda p: {}}, report=lambda text: None)
+    await asyncio.wait_for(peer.run(), DEADLINE_S)
+    lines = [orjson.loads(line) for line in bytes(writer.data).splitlines()]
+    assert [(line.get("id"), "result" in line) for line in lines] == [(1, True), (None, False), (2, True)]
+    assert peer.closed and peer.close_reason == "end of stream"
+
+
+async def test_bytes_already_buffered_in_a_stream_reader_are_served_first() -> None:
+    stream = asyncio.StreamReader()
+    stream.feed_data(b'{"id":1,"method":"ping"}\n')
+    stream.feed_eof()
+    writer = _ListWriter()
+    peer = Peer(stream, writer, handlers={"ping": lambda p: {}})
+    await asyncio.wait_for(peer.run(), DEADLINE_S)
+    assert orjson.loads(bytes(writer.data)) == {"jsonrpc": "2.0", "id": 1, "result": {}}

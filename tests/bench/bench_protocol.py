@@ -65,11 +65,13 @@ from amplifier_ipc_protocol.stdio import open_wire
 async def main():
     reader, writer = await open_wire(0, 1)
     count = 0
+    async def echo(params):  # async, like every handler of the Server
+        return params
     def tick(params):
         nonlocal count
         count += 1
     peer = Peer(reader, writer, name="child", handlers={
-        "echo": lambda params: params, "stream.token": tick, "count": lambda params: count})
+        "echo": echo, "stream.token": tick, "count": lambda params: count})
     await peer.run()
 asyncio.run(main())
 """
