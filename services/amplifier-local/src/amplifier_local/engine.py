@@ -43,8 +43,10 @@ def import_llama_cpp() -> Any:
     return llama_cpp
 
 
-def _model_name(path: Path, metadata: dict[str, str]) -> str:
-    return metadata.get("general.name") or path.stem
+def _model_name(path: Path) -> str:
+    # The file name says which model and quantization it is; the header's
+    # general.name is often a training-run label.
+    return path.stem
 
 
 def _trained_context(metadata: dict[str, str]) -> int | None:
@@ -84,7 +86,7 @@ def read_facts(path: Path, settings: Settings) -> ModelFacts:
         vocab.close()
     trained = _trained_context(metadata)
     n_ctx = min(settings.n_ctx, trained) if trained else settings.n_ctx
-    return ModelFacts(name=_model_name(path, metadata), path=path, n_ctx=n_ctx, trained_context=trained)
+    return ModelFacts(name=_model_name(path), path=path, n_ctx=n_ctx, trained_context=trained)
 
 
 @dataclass(slots=True)
@@ -136,7 +138,7 @@ class Engine:
         """The prompt's tokens for ``messages`` under the model's chat template, and its stop strings."""
         result = self._formatter(messages=messages)
         tokens = self._llama.tokenize(
-            result.prompt.encode("utf-8"), add_bos=not result.added_special, special=True
+            result.prompt.encode("utf-8"), add_bos=not getattr(result, "added_special", False), special=True
         )
         stop = result.stop if isinstance(result.stop, list) else [result.stop] if result.stop else []
         return list(tokens), [s for s in stop if s]

@@ -155,7 +155,7 @@ class LocalProvider:
                 content=[], tool_calls=[call], usage=usage, finish_reason="tool_calls", metadata=metadata
             )
         return ChatResponse(
-            content=[TextBlock(text=generation.text)] if generation.text else [],
+            content=[TextBlock(type="text", text=generation.text)] if generation.text else [],
             usage=usage,
             finish_reason=generation.finish_reason,
             metadata=metadata,
