@@ -118,3 +118,14 @@ def test_asking_a_provider_for_its_info_loads_its_sdk_in_the_background() -> Non
         check=True,
     )
     assert result.stdout.strip() == "['ollama']"
+
+
+async def test_the_service_passes_the_protocol_conformance_check() -> None:
+    from pathlib import Path
+
+    from amplifier_ipc_protocol.conformance import format_report, run_conformance
+
+    script = Path(sys.executable).with_name("amplifier-providers-serve")
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "amplifier_providers"]
+    report = await run_conformance(command)
+    assert report.passed, format_report(report)

@@ -12,6 +12,8 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from amplifier_ipc_protocol.errors import ProviderError
+
 __all__ = [
     "RETRYABLE_STATUSES",
     "is_retryable_status",
@@ -63,10 +65,8 @@ def provider_error(
     retryable: bool,
     retry_after: float | None = None,
     **extra: Any,
-) -> Exception:
+) -> ProviderError:
     """The ``ProviderError`` the Host and orchestrator understand."""
-    from amplifier_ipc_protocol import ProviderError
-
     data: dict[str, Any] = {"retryable": retryable, "retry_after": retry_after, "status": status, **extra}
     return ProviderError(message, data=data)
 

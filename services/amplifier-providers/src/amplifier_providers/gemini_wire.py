@@ -100,12 +100,13 @@ def _contents(conversation: Conversation) -> list[Any]:
 def _tool_config(choice: Any) -> Any:
     from google.genai import types
 
+    mode: Any
     if choice in ("required", "any"):
-        mode, names = "ANY", None
+        mode, names = types.FunctionCallingConfigMode.ANY, None
     elif choice == "none":
-        mode, names = "NONE", None
+        mode, names = types.FunctionCallingConfigMode.NONE, None
     elif isinstance(choice, dict) and isinstance(choice.get("name"), str):
-        mode, names = "ANY", [choice["name"]]
+        mode, names = types.FunctionCallingConfigMode.ANY, [choice["name"]]
     else:
         return None
     return types.ToolConfig(
