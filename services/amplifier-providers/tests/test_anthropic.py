@@ -269,3 +269,37 @@ async def test_the_service_process_streams_anthropic_answers_to_its_host(
     assert response["content"] == [{"type": "text", "text": "From the service."}]
     assert host.streamed() == "From the service."
     assert _key_sent(vendor.received[0].headers) == "sk-ant-proc"
+
+
+async def test_redacted_thinking_goes_back_unchanged_and_caching_can_be_off(
+    vendor: Any, make_provider: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "k")
+    claude = make_provider(Anthropic, {"base_url": vendor.url, "prompt_caching": False, "thinking": 2048})
+    blocks = [
+        {"type": "redacted_thinking", "data": "opaque=="},
+        {"type": "tool_use", "id": "toolu_r", "name": "bash", "input": {"command": "ls"}},
+    ]
+    vendor.queue({"json_body": _message(blocks, stop="tool_use")})
+    first = await claude.complete(_request(stream=False))
+    assert first["content"] == [{"type": "redacted_thinking", "data": "opaque=="}]
+    assert first["tool_calls"] == [{"id": "toolu_r", "name": "bash", "arguments": {"command": "ls"}}]
+    assert vendor.received[0].body["thinking"] == {"type": "enabled", "budget_tokens": 2048}
+    assert "cache_control" not in str(vendor.received[0].body)
+
+    vendor.queue({"json_body": _message([{"type": "text", "text": "ok"}])})
+    history = [
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": first["content"], "tool_calls": first["tool_calls"]},
+        {
+            "role": "tool",
+            "tool_call_id": "toolu_r",
+            "name": "bash",
+            "content": "x",
+            "metadata": {"success": False},
+        },
+    ]
+    await claude.complete({"messages": history, "stream": False})
+    sent = vendor.received[1].body["messages"]
+    assert sent[1]["content"][0] == {"type": "redacted_thinking", "data": "opaque=="}
+    assert sent[2]["content"][0]["is_error"] is True

@@ -305,3 +305,13 @@ async def test_the_service_process_streams_openai_answers_to_its_host(
     assert response["content"] == [{"type": "text", "text": "From the service."}]
     assert host.streamed() == "From the service."
     assert vendor.received[0].headers["authorization"] == "Bearer sk-proc"
+
+
+async def test_a_non_streamed_tool_call_with_broken_arguments_keeps_the_text(gpt: Any, vendor: Any) -> None:
+    call = {"id": "call_b", "type": "function", "function": {"name": "bash", "arguments": '{"command": '}}
+    vendor.queue({"json_body": _completion({"content": None, "tool_calls": [call]}, finish="tool_calls")})
+    response = await gpt.complete(_request(tools=TOOLS, stream=False))
+    assert response["tool_calls"] == [
+        {"id": "call_b", "name": "bash", "arguments": {"_unparsed_arguments": '{"command": '}}
+    ]
+    assert response["finish_reason"] == "tool_calls" and response["content"] == []
