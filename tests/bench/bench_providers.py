@@ -25,6 +25,8 @@ IMPORT_RUNS = 3
 SPAWN_BUDGET_RATIO = 1.5
 # A spawn that takes longer than this is hung, not slow.
 SPAWN_DEADLINE_S = 60.0
+# Importing the heaviest SDK takes about 2 s here; this only bounds a hung interpreter.
+IMPORT_DEADLINE_S = 120.0
 SDKS = ("anthropic", "openai", "google.genai", "ollama")
 
 _DESCRIBE = b'{"jsonrpc":"2.0","id":1,"method":"describe"}\n'
@@ -45,7 +47,10 @@ asyncio.run(main())
 async def _spawn_to_answer_ms(*argv: str) -> float:
     start = time.perf_counter()
     process = await asyncio.create_subprocess_exec(
-        *argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL
+        *argv,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
     )
     assert process.stdin is not None and process.stdout is not None
     process.stdin.write(_DESCRIBE)
@@ -72,7 +77,11 @@ def _import_ms(module: str) -> float:
     runs = []
     for _ in range(IMPORT_RUNS):
         out = subprocess.run(
-            [sys.executable, "-c", code.format(m=module)], capture_output=True, text=True, check=True, timeout=120
+            [sys.executable, "-c", code.format(m=module)],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=IMPORT_DEADLINE_S,
         )
         runs.append(float(out.stdout.strip()))
     return statistics.median(runs)
