@@ -38,6 +38,7 @@ class EventRenderer:
         self._midline = False
         self._mode = ""  # "text" or "thinking": what the current line is made of
         self._streamed = False  # whether this turn's answer came as tokens
+        self._pending: dict[str, str] = {}  # tool calls shown without a result yet: id -> name
 
     def _break(self) -> None:
         if self._midline:
@@ -68,12 +69,14 @@ class EventRenderer:
         elif kind == ev.THINKING:
             self._stream(d.get("text", ""), "dim italic", "thinking", depth)
         elif kind == ev.TOOL_CALL:
+            self._pending[str(d.get("id"))] = str(d.get("name"))
             self._break()
             self.console.print(
                 f"{pad}[bold cyan]⏺ {escape(str(d.get('name')))}[/]"
                 f"[dim]({escape(summarize(d.get('input', {}), INPUT_PREVIEW_CHARS))})[/]"
             )
         elif kind == ev.TOOL_RESULT:
+            self._pending.pop(str(d.get("id")), None)
             self._break()
             ok = d.get("success", True)
             self.console.print(
@@ -122,11 +125,12 @@ class EventRenderer:
                 self.console.print(Text(str(d["traceback"]), style="dim"))
         elif kind == ev.CANCELLING:
             self._break()
-            running = d.get("running") or []
+            running = sorted(set(d.get("running") or []) | set(self._pending.values()))
             how = "now" if d.get("immediate") else "after the running tools finish (Ctrl-C again to stop now)"
             extra = f"; running: {', '.join(running)}" if running else ""
             self.console.print(f"[yellow]cancelling {how}{escape(extra)}[/]")
         elif kind == ev.COMPLETE and not depth:
+            self._pending.clear()
             self._break()
             self._complete(d)
 
