@@ -135,14 +135,16 @@ async def _measure() -> list[dict[str, Any]]:
 
         prompt_rates: list[float] = []
         generation_rates: list[float] = []
-        for _ in range(GENERATION_SAMPLES):
+        for sample in range(GENERATION_SAMPLES):
             service.token_times.clear()
             sent = time.perf_counter()
             response = await service.call(
                 "provider.complete",
                 {
                     "request": {
-                        "messages": [{"role": "user", "content": LONG_PROMPT}],
+                        # A new first line each time: llama.cpp reuses the cached
+                        # prefix of the previous prompt, which would skip the work.
+                        "messages": [{"role": "user", "content": f"Story number {sample}.\n{LONG_PROMPT}"}],
                         "max_output_tokens": GENERATED_TOKENS,
                     }
                 },

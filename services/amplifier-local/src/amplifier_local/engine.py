@@ -103,9 +103,10 @@ class Generation:
 class Engine:
     """A loaded model: renders chat prompts with its own template and generates."""
 
-    def __init__(self, path: Path, settings: Settings) -> None:
+    def __init__(self, path: Path, settings: Settings, facts: ModelFacts | None = None) -> None:
         llama_cpp = import_llama_cpp()
-        facts = read_facts(path, settings)
+        if facts is None or facts.path != path:
+            facts = read_facts(path, settings)
         options: dict[str, Any] = {"model_path": str(path), "n_ctx": facts.n_ctx, "verbose": False}
         if settings.n_threads is not None:
             options["n_threads"] = settings.n_threads

@@ -50,7 +50,10 @@ class LocalProvider:
 
     def configure(self, config: dict[str, Any]) -> None:
         """Check the component config (``model_path``, ``n_ctx``, ``n_threads``, ...)."""
-        self._settings = Settings.from_config(config)
+        settings = Settings.from_config(config)
+        if settings != self._settings:
+            # The model and its facts depend on model_path and n_ctx.
+            self._settings, self._facts, self._engine = settings, None, None
 
     # -- provider.info ----------------------------------------------------
 
@@ -101,7 +104,8 @@ class LocalProvider:
                 from ..engine import Engine
 
                 path = locate_model(self._settings)
-                self._engine = await asyncio.to_thread(Engine, path, self._settings)
+                # Facts read by an earlier provider.info spare a second read of the header.
+                self._engine = await asyncio.to_thread(Engine, path, self._settings, self._facts)
                 self._facts = self._engine.facts
             return self._engine
 
