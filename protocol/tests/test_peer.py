@@ -431,3 +431,27 @@ async def test_bytes_already_buffered_in_a_stream_reader_are_served_first() -> N
     peer = Peer(stream, writer, handlers={"ping": lambda p: {}})
     await asyncio.wait_for(peer.run(), DEADLINE_S)
     assert orjson.loads(bytes(writer.data)) == {"jsonrpc": "2.0", "id": 1, "result": {}}
+
+
+async def test_a_coroutine_handler_runs_inside_a_task_so_asyncio_timeout_works() -> None:
+    # Regression: handlers run eagerly outside any task broke asyncio.timeout().
+    async def timed(params: dict[str, Any]) -> bool:
+        async with asyncio.timeout(DEADLINE_S):
+            return asyncio.current_task() is not None
+
+    left, right = await peer_pair(right_handlers={"timed": timed})
+    try:
+        assert await left.request("timed", timeout=DEADLINE_S) is True
+    finally:
+        await close_pair(left, right)
+
+
+async def test_a_plain_handler_returning_an_awaitable_is_awaited() -> None:
+    async def later() -> str:
+        return "later"
+
+    left, right = await peer_pair(right_handlers={"wrapped": lambda params: later()})
+    try:
+        assert await left.request("wrapped", timeout=DEADLINE_S) == "later"
+    finally:
+        await close_pair(left, right)

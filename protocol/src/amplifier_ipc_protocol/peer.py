@@ -19,7 +19,7 @@ from typing import Any, Protocol
 import orjson
 
 from . import methods as m
-from .eager import start_eagerly
+from .eager import start_task
 from .errors import (
     InternalError,
     InvalidParams,
@@ -71,9 +71,10 @@ class Peer:
     """A JSON-RPC endpoint over a byte reader and writer.
 
     ``handlers`` map method names to callables taking the ``params`` object;
-    they may be plain functions or coroutine functions. Every handler starts
-    at once, inline; one that has to wait continues as a task (which the
-    ``cancel`` notification can cancel), so the peer keeps reading.
+    they may be plain functions or coroutine functions. A plain handler runs
+    inline; a coroutine handler runs as a task (started eagerly on Python
+    3.12+), which the ``cancel`` notification can cancel, so the peer keeps
+    reading while it waits.
 
     Answers and requests are written at once (coalesced with whatever one
     chunk of input produced); notifications are coalesced until the loop
@@ -108,6 +109,7 @@ class Peer:
         self._wbuf_bytes = 0
         self._flush_scheduled = False
         self._batching = False
+        self._plain: dict[Handler, bool] = {}
         self._closed = False
         self._write_failed = False
         self._eof = self._loop.create_future()
@@ -471,9 +473,44 @@ class Peer:
         if handler is None:
             self._send_error(request_id, MethodNotFound(f"method not found: {method}"))
             return
-        task = start_eagerly(self._loop, self._run_handler(request_id, method, handler, params))
-        if task is not None:
+        if self._is_plain(handler):
+            self._run_plain_handler(request_id, method, handler, params)
+            return
+        task = start_task(self._loop, self._run_handler(request_id, method, handler, params))
+        if not task.done():
             self._incoming[request_id] = task
+
+    def _is_plain(self, handler: Handler) -> bool:
+        """Whether ``handler`` is a plain function (cached per handler)."""
+        plain = self._plain.get(handler)
+        if plain is None:
+            target = getattr(handler, "__func__", handler)
+            plain = not (inspect.iscoroutinefunction(target) or inspect.iscoroutinefunction(handler))
+            self._plain[handler] = plain
+        return plain
+
+    def _run_plain_handler(
+        self, request_id: int | str, method: str, handler: Handler, params: dict[str, Any]
+    ) -> None:
+        """A plain handler runs inline; should it return an awaitable after
+        all, the rest runs as a task like any coroutine handler."""
+        token = current_request_id.set(request_id)
+        try:
+            result = handler(params)
+        except ProtocolError as exc:
+            self._send_error(request_id, exc)
+            return
+        except Exception as exc:  # a handler bug must become an answer, not a hang
+            self._send_error(request_id, _internal_error(method, exc))
+            return
+        finally:
+            current_request_id.reset(token)
+        if hasattr(result, "__await__"):
+            task = start_task(self._loop, self._run_handler(request_id, method, lambda _: result, params))
+            if not task.done():
+                self._incoming[request_id] = task
+            return
+        self._send_result(request_id, result)
 
     async def _run_handler(
         self, request_id: int | str, method: str, handler: Handler, params: dict[str, Any]
@@ -491,13 +528,7 @@ class Peer:
         except ProtocolError as exc:
             self._send_error(request_id, exc)
         except Exception as exc:  # a handler bug must become an answer, not a hang
-            self._send_error(
-                request_id,
-                InternalError(
-                    f"{method} failed: {type(exc).__name__}: {exc}",
-                    data={"traceback": traceback.format_exc(limit=20)},
-                ),
-            )
+            self._send_error(request_id, _internal_error(method, exc))
         else:
             self._send_result(request_id, result)
         finally:
@@ -514,10 +545,15 @@ class Peer:
             target = params.get("id")
             task = self._incoming.get(target) if isinstance(target, (int, str)) else None
             if task is not None and not task.done() and isinstance(target, (int, str)):
-                # Handlers start eagerly, so the task is always inside
-                # _run_handler, which answers -32002 for itself.
-                self._cancelled_by_peer.add(target)
-                task.cancel()
+                if inspect.getcoroutinestate(task.get_coro()) == inspect.CORO_CREATED:  # type: ignore[arg-type]
+                    # Cancelled before its first step, the handler body never
+                    # runs, so it cannot answer for itself.
+                    task.cancel()
+                    del self._incoming[target]
+                    self._send_error(target, RequestCancelled(f"request {target!r} was cancelled"))
+                else:
+                    self._cancelled_by_peer.add(target)
+                    task.cancel()
             # cancel may also be handled by the owner (to log or clean up)
         handler = self._handlers.get(method)
         try:
@@ -531,14 +567,9 @@ class Peer:
             self._report(f"notification handler for {method} failed: {type(exc).__name__}: {exc}")
             return
         if result is not None and inspect.iscoroutine(result):
-            try:
-                task = start_eagerly(self._loop, result)
-            except Exception as exc:
-                self._report(f"notification handler for {method} failed: {type(exc).__name__}: {exc}")
-                return
-            if task is not None:
-                self._background.add(task)
-                task.add_done_callback(self._notification_done)
+            task = start_task(self._loop, result)
+            self._background.add(task)
+            task.add_done_callback(self._notification_done)
 
     def _notification_done(self, task: asyncio.Task[Any]) -> None:
         self._background.discard(task)
@@ -570,6 +601,13 @@ class Peer:
             future.set_exception(error_from_wire(message["error"]))
         else:
             future.set_result(message["result"])
+
+
+def _internal_error(method: str, exc: Exception) -> InternalError:
+    return InternalError(
+        f"{method} failed: {type(exc).__name__}: {exc}",
+        data={"traceback": traceback.format_exc(limit=20)},
+    )
 
 
 def _valid_id(value: object) -> bool:
