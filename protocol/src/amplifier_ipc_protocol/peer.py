@@ -38,9 +38,10 @@ __all__ = ["Peer", "Reader", "Writer", "Handler", "current_request_id"]
 # Bytes requested from the pipe per read; a whole burst of small messages
 # usually arrives in one read.
 READ_CHUNK_BYTES = 256 * 1024
-# Above this many unsent bytes, an awaited send waits for the pipe to drain,
-# so a fast producer cannot grow memory without bound.
-WRITE_HIGH_WATER_BYTES = 1024 * 1024
+# Queued notifications are written once this many bytes wait, so the other
+# side starts reading while a fast producer is still producing; an awaited
+# send then waits for the pipe (drain), so memory stays bounded.
+COALESCE_LIMIT_BYTES = 64 * 1024
 
 Handler = Callable[[dict[str, Any]], Awaitable[Any] | Any]
 NotificationFallback = Callable[[str, dict[str, Any]], Awaitable[None] | None]
@@ -108,6 +109,7 @@ class Peer:
         self._wbuf: list[bytes] = []
         self._wbuf_bytes = 0
         self._flush_scheduled = False
+        self._drain_due = False
         self._batching = False
         self._plain: dict[Handler, bool] = {}
         self._closed = False
@@ -272,7 +274,12 @@ class Peer:
             return
         self._wbuf.append(data)
         self._wbuf_bytes += len(data)
-        if not self._flush_scheduled and not self._batching:
+        if self._batching:
+            return
+        if self._wbuf_bytes >= COALESCE_LIMIT_BYTES:
+            self._flush()
+            self._drain_due = True
+        elif not self._flush_scheduled:
             self._flush_scheduled = True
             self._loop.call_soon(self._scheduled_flush)
 
@@ -310,14 +317,14 @@ class Peer:
             self._write_failed = True
             self._shut(f"write failed: {exc}")
 
-    async def _maybe_drain(self) -> None:
-        if self._wbuf_bytes > WRITE_HIGH_WATER_BYTES:
-            self._flush()
-            try:
-                await self._writer.drain()
-            except (ConnectionError, OSError, RuntimeError) as exc:
-                self._write_failed = True
-                self._shut(f"write failed: {exc}")
+    async def _drain(self) -> None:
+        """Wait until the pipe has taken most of what was written."""
+        self._drain_due = False
+        try:
+            await self._writer.drain()
+        except (ConnectionError, OSError, RuntimeError) as exc:
+            self._write_failed = True
+            self._shut(f"write failed: {exc}")
 
     def notify_nowait(self, method: str, params: dict[str, Any] | None = None) -> None:
         """Queue a notification; it is written on the next loop iteration.
@@ -336,8 +343,8 @@ class Peer:
     async def notify(self, method: str, params: dict[str, Any] | None = None) -> None:
         """Send a notification, waiting for the pipe only when much is queued."""
         self.notify_nowait(method, params)
-        if self._wbuf_bytes > WRITE_HIGH_WATER_BYTES:
-            await self._maybe_drain()
+        if self._drain_due:
+            await self._drain()
 
     async def request(
         self,
@@ -373,8 +380,8 @@ class Peer:
         if timeout is not None:
             timer = self._loop.call_later(timeout, self._expire, request_id, method, timeout)
         try:
-            if self._wbuf_bytes > WRITE_HIGH_WATER_BYTES:
-                await self._maybe_drain()
+            if self._drain_due:
+                await self._drain()
             return await future
         except asyncio.CancelledError:
             if request_id in self._pending and not self._closed:
