@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import DefinitionError
+from .yamlio import YAMLError, load_yaml
 
 __all__ = [
     "BehaviorRef",
@@ -98,12 +99,10 @@ def definition_id(kind: str, ref: str, uuid: str) -> str:
 
 def parse_definition(raw: bytes | str, origin: str) -> Definition:
     """Parse and validate one definition; ``origin`` names it in errors."""
-    import yaml
-
     data = raw.encode() if isinstance(raw, str) else raw
     try:
-        doc = yaml.safe_load(data)
-    except yaml.YAMLError as exc:
+        doc = load_yaml(data)
+    except YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
         raise DefinitionError(

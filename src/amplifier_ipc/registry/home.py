@@ -19,6 +19,7 @@ from typing import Any
 from .definitions import Definition, parse_definition
 from .errors import NotRegisteredError, RegistryError
 from .locations import Fetched
+from .yamlio import load_yaml
 
 __all__ = ["AmplifierHome", "atomic_write"]
 
@@ -80,9 +81,7 @@ class AmplifierHome:
         path = self.alias_file(kind)
         if not path.is_file():
             return {}
-        import yaml
-
-        data = yaml.safe_load(path.read_bytes()) or {}
+        data = load_yaml(path.read_bytes()) or {}
         if not isinstance(data, dict):
             raise RegistryError(
                 f"{path} is not a mapping of alias -> id", hint=f"delete {path} and register again"

@@ -17,6 +17,7 @@ from typing import Any
 
 from .errors import SettingsError
 from .home import AmplifierHome, atomic_write
+from .yamlio import YAMLError, load_yaml
 
 __all__ = [
     "SETTINGS_FIELDS",
@@ -75,11 +76,9 @@ def read_scope(path: Path) -> dict[str, Any]:
     """One settings file, validated; a missing file is empty."""
     if not path.is_file():
         return {}
-    import yaml
-
     try:
-        data = yaml.safe_load(path.read_bytes())
-    except yaml.YAMLError as exc:
+        data = load_yaml(path.read_bytes())
+    except YAMLError as exc:
         raise SettingsError(f"{path}: not valid YAML: {exc}", hint="fix or delete the file") from None
     if data is None:
         return {}
