@@ -63,6 +63,20 @@ class SessionConfig:
     depth: int = 0
     """Delegation depth: 0 for a top-level session."""
     metadata: dict[str, Any] = field(default_factory=dict)
+    exclude_tools: list[str] = field(default_factory=list)
+    """Tools (names or ``fnmatch`` patterns) this session's model is not offered and cannot call."""
+    inherit_tools: list[str] | None = None
+    """When set, only these tools (names or patterns) are offered; None offers every tool."""
+    exclude_hooks: list[str] = field(default_factory=list)
+    """Hooks (``name`` or ``service:name``, patterns allowed) that do not run in this session."""
+    inherit_hooks: list[str] | None = None
+    """When set, only these hooks run; None runs every hook."""
+    provider_preferences: list[dict[str, str]] = field(default_factory=list)
+    """Ordered ``{provider, model?}`` pairs; the first provider the session offers wins."""
+    model_role: str | None = None
+    """The kind of model wanted (``fast``, ``coding``...), resolved by a routing hook if present."""
+    initial_messages: list[dict[str, Any]] = field(default_factory=list)
+    """Messages a new session starts with (a child's labelled parent context)."""
 
 
 @dataclass(slots=True)
@@ -89,3 +103,5 @@ class HostLimits:
     """Content beyond this is dropped with a warning: it would crowd out the conversation."""
     max_mention_depth: int = 3
     """``@mentions`` inside mentioned files are followed this many levels deep."""
+    max_delegation_depth: int = 3
+    """Sessions below this depth may not delegate: chains of sub-agents must end somewhere."""

@@ -31,6 +31,8 @@ from amplifier_ipc_protocol.errors import ProtocolError, RequestCancelled
 
 from . import events as ev
 from .approvals import Approvals
+from .child_context import apply_session_rules
+from .children import AgentResolver, ChildSessions
 from .config import HostLimits, SessionConfig
 from .errors import SessionError
 from .persistence import (
@@ -78,6 +80,7 @@ class Host:
         prespawn: bool = False,
         limits: HostLimits | None = None,
         interactive: bool = True,
+        resolve_agent: AgentResolver | None = None,
     ) -> None:
         self.config = config
         self.limits = limits or HostLimits()
@@ -94,6 +97,8 @@ class Host:
             default_timeout=self.limits.approval_timeout,
             emit=lambda data: self._emit(ev.APPROVAL_REQUEST, data),
         )
+        self.children = ChildSessions(self, resolve_agent)
+        self.router.children = self.children.handle
         self._log: ServiceLog | None = None
         self._pending_text: tuple[str, list[str]] | None = None
         self._marking: asyncio.Future[None] | None = None
@@ -151,6 +156,7 @@ class Host:
         self._cancels += 1
         immediate = immediate or self._cancels > 1
         self._emit(ev.CANCELLING, {"immediate": immediate, "running": sorted(self.router.running_tools)})
+        self.children.cancel(immediate)
         call = self._orchestrator_call
         if call is None:
             if immediate:
@@ -166,6 +172,9 @@ class Host:
 
     def send_approval(self, request_id: str, decision: str) -> None:
         """Answer an ``approval_request`` event; ``KeyError``/``ValueError`` for a bad id or option."""
+        if "/" in request_id:  # a child session's request
+            self.children.answer_approval(request_id, decision)
+            return
         assert self.router.approvals is not None
         self.router.approvals.answer(request_id, decision)
 
@@ -215,6 +224,12 @@ class Host:
         )
         if event_type not in _UNLOGGED_EVENTS:
             self.store.append_event(event.to_json())
+        if self._queue is not None:
+            self._queue.put_nowait(event)
+
+    def forward_child_event(self, event: ev.Event) -> None:
+        """Pass a child session's event to this turn's consumer, in order with this session's own."""
+        self._flush_text()
         if self._queue is not None:
             self._queue.put_nowait(event)
 
@@ -307,7 +322,10 @@ class Host:
         # The fsync of "running" need not delay the turn; it is awaited before the end.
         self._marking = asyncio.ensure_future(asyncio.to_thread(self.store.write_metadata, dict(metadata)))
         self.router.state = self.store.read_state()
-        messages = self.store.read_transcript() if resumed else []
+        messages = self.store.read_transcript() if resumed else list(config.initial_messages)
+        if not resumed:  # a child's parent context is its transcript's first message
+            for message in messages:
+                self.store.append_message(message)
         missing = repair_transcript(messages)
         if missing:
             messages += missing
@@ -380,6 +398,8 @@ class Host:
     ) -> dict[str, Any]:
         config, router = self.config, self.router
         table = RoutingTable.build(capabilities_of(group), config.tool_conflicts)
+        apply_session_rules(table, config, lambda text: self._emit(ev.WARNING, {"message": text}))
+        router.model = config.model
         router.table, router.services = table, group.processes
         orchestrator = table.resolve("orchestrators", config.orchestrator)
         router.context_manager = table.resolve("context_managers", config.context_manager)
@@ -419,6 +439,9 @@ class Host:
         if config.model is not None:
             orchestrator_config["model"] = config.model
         orchestrator_config["provider"] = str(provider)
+        if config.model_role is not None:
+            orchestrator_config["model_role"] = config.model_role
+            orchestrator_config["available_providers"] = [ref.name for ref in table.providers]
         return {
             "service": orchestrator.service,
             "prompt": prompt,

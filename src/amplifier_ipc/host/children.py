@@ -1,0 +1,401 @@
+"""Child sessions: ``request.session_spawn`` and ``request.session_resume`` (PROTOCOL §5).
+
+A service (the foundation's ``delegate`` tool) asks the Host of its session
+to run a child session: a Host of its own, whose id shows its lineage
+(``<parent>-<8 hex>_<agent>``), whose folder sits beside its parent's and
+names it (``parent_id``), and whose events reach the parent's consumer live,
+tagged with the child's session id, ``parent_id`` and depth.
+
+The child's config:
+
+- ``agent: "self"`` clones the parent's resolved config (same service
+  definitions and venvs, fresh processes);
+- another name goes to the ``resolve_agent`` callable the Host was given (the
+  CLI passes a registry-backed one) and is merged over the parent's where it
+  does not define a component (provider, model, a service's component config);
+- failing that, a Markdown agent a service ships (``agents/<name>.md`` with
+  YAML front matter: ``tools``, ``orchestrator``, ``context_manager``,
+  ``config``) runs on the parent's services with that Markdown as its system
+  prompt and its ``tools`` as the tools it inherits.
+
+The request's filters, provider preferences, model role and parent context
+are applied on top (``child_context.py``); ``delegate`` is offered to a child
+only when ``inherit_tools`` names it. Cancelling the parent cancels its live
+children the same way. Every child runs under a per-session lock, so two
+resumes of one child queue instead of colliding on its session lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import dataclasses
+import re
+import uuid
+from collections.abc import AsyncGenerator, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, cast
+
+from amplifier_ipc_protocol import methods as m
+from amplifier_ipc_protocol.errors import ComponentNotFound, InvalidParams, ProtocolError
+
+from . import events as ev
+from .child_context import CONTEXT_DEPTHS, CONTEXT_SCOPES, DELEGATE_TOOL, parent_context_message
+from .config import SessionConfig
+from .errors import PersistenceError, SessionNotFound
+from .persistence import SessionStore, read_metadata
+
+if TYPE_CHECKING:
+    from .host import Host
+
+__all__ = ["AgentResolver", "ChildSessions", "Delegation", "child_session_id", "parse_agent_markdown"]
+
+AgentResolver = Callable[[str], SessionConfig | None]
+"""Agent name -> its resolved SessionConfig, or None when no definition has that name.
+Called in a worker thread: it may read definitions and install environments."""
+
+DEFAULT_CONTEXT_TURNS = 3
+# Agent names become part of a session id (a folder name): letters, digits, '_', '.', '-'.
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+MAX_AGENT_ID_CHARS = 40
+_FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n?(.*)\Z", re.DOTALL)
+
+
+def child_session_id(parent_id: str, agent: str) -> str:
+    """``<parent>-<8 hex>_<agent>``: the lineage is readable in the id itself."""
+    safe = _UNSAFE.sub("-", agent).strip("-.") or "agent"
+    return f"{parent_id}-{uuid.uuid4().hex[:8]}_{safe[:MAX_AGENT_ID_CHARS]}"
+
+
+def _strings(params: dict[str, Any], key: str) -> list[str] | None:
+    value = params.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise InvalidParams(f'{key} must be a list of names (for example ["bash", "web_*"])')
+    return list(value)
+
+
+@dataclass(slots=True)
+class Delegation:
+    """The validated parameters of a spawn, kept in the child's metadata for its resumes."""
+
+    agent: str
+    context_depth: str = "none"
+    context_scope: str = "conversation"
+    context_turns: int = DEFAULT_CONTEXT_TURNS
+    exclude_tools: list[str] = field(default_factory=list)
+    inherit_tools: list[str] | None = None
+    exclude_hooks: list[str] = field(default_factory=list)
+    inherit_hooks: list[str] | None = None
+    provider_preferences: list[dict[str, str]] = field(default_factory=list)
+    model_role: str | None = None
+
+    @classmethod
+    def parse(cls, params: dict[str, Any]) -> Delegation:
+        agent = params.get("agent")
+        if not isinstance(agent, str) or not agent.strip():
+            raise InvalidParams('session_spawn needs an agent name ("self" for a copy of this agent)')
+        depth = params.get("context_depth") or "none"
+        if depth not in CONTEXT_DEPTHS:
+            raise InvalidParams(f"context_depth must be one of {', '.join(CONTEXT_DEPTHS)}, not {depth!r}")
+        scope = params.get("context_scope") or "conversation"
+        if scope not in CONTEXT_SCOPES:
+            raise InvalidParams(f"context_scope must be one of {', '.join(CONTEXT_SCOPES)}, not {scope!r}")
+        turns = params.get("context_turns", DEFAULT_CONTEXT_TURNS)
+        if not isinstance(turns, int) or isinstance(turns, bool) or turns < 1:
+            raise InvalidParams(f"context_turns must be a whole number of turns, 1 or more, not {turns!r}")
+        preferences = params.get("provider_preferences") or []
+        if not isinstance(preferences, list) or not all(
+            isinstance(p, dict) and isinstance(p.get("provider"), str) and isinstance(p.get("model", ""), str)
+            for p in preferences
+        ):
+            raise InvalidParams(
+                'provider_preferences must be a list of {"provider": name, "model": id} objects, '
+                "most preferred first"
+            )
+        role = params.get("model_role")
+        if role is not None and (not isinstance(role, str) or not role):
+            raise InvalidParams("model_role must be a role name such as fast, coding or reasoning")
+        return cls(
+            agent=agent.strip(),
+            context_depth=depth,
+            context_scope=scope,
+            context_turns=turns,
+            exclude_tools=_strings(params, "exclude_tools") or [],
+            inherit_tools=_strings(params, "inherit_tools"),
+            exclude_hooks=_strings(params, "exclude_hooks") or [],
+            inherit_hooks=_strings(params, "inherit_hooks"),
+            provider_preferences=[dict(p) for p in preferences],
+            model_role=role,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def parse_agent_markdown(text: str, source: str) -> tuple[dict[str, Any], str]:
+    """(front matter, body) of an agent's Markdown; ``InvalidParams`` naming ``source`` if malformed."""
+    import yaml  # only when a Markdown agent is used
+
+    found = _FRONT_MATTER.match(text)
+    if found is None:
+        raise InvalidParams(f"{source} has no YAML front matter (a block between two --- lines at the top)")
+    try:
+        meta = yaml.safe_load(found.group(1)) or {}
+    except yaml.YAMLError as exc:
+        raise InvalidParams(f"{source}: its front matter is not valid YAML: {exc}") from None
+    if not isinstance(meta, dict):
+        raise InvalidParams(f"{source}: its front matter must be a mapping")
+    tools = meta.get("tools")
+    if tools is not None and not (isinstance(tools, list) and all(isinstance(t, str) for t in tools)):
+        raise InvalidParams(f"{source}: tools must be a list of tool names")
+    if not isinstance(meta.get("config") or {}, dict):
+        raise InvalidParams(f"{source}: config must be a mapping of component name to settings")
+    return meta, found.group(2).strip()
+
+
+def _intersect(first: list[str] | None, second: list[str] | None) -> list[str] | None:
+    if first is None or second is None:
+        return second if first is None else first
+    return [name for name in first if name in second]
+
+
+class ChildSessions:
+    """The child sessions of one Host: spawn, resume, cancel, approvals."""
+
+    def __init__(self, parent: Host, resolve_agent: AgentResolver | None) -> None:
+        self.parent = parent
+        self.resolve_agent = resolve_agent
+        self.live: dict[str, Host] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    async def handle(self, method: str, caller: str, params: dict[str, Any]) -> dict[str, Any]:
+        """The Router's hook for ``request.session_spawn`` / ``request.session_resume``."""
+        if method == m.REQUEST_SESSION_SPAWN:
+            return await self.spawn(params)
+        return await self.resume(params)
+
+    # -- spawn and resume -----------------------------------------------------
+
+    async def spawn(self, params: dict[str, Any]) -> dict[str, Any]:
+        instruction = params.get("instruction")
+        if not isinstance(instruction, str) or not instruction.strip():
+            raise InvalidParams("session_spawn needs an instruction: the task for the child session")
+        delegation = Delegation.parse(params)
+        self._check_depth()
+        config = await self._config_for(delegation)
+        config.session_id = child_session_id(self.parent.session_id, delegation.agent)
+        context = parent_context_message(
+            self.parent.store.read_transcript(),
+            parent_id=self.parent.session_id,
+            depth=delegation.context_depth,
+            scope=delegation.context_scope,
+            turns=delegation.context_turns,
+        )
+        config.initial_messages = [context] if context is not None else []
+        return await self._run(config, instruction, delegation)
+
+    async def resume(self, params: dict[str, Any]) -> dict[str, Any]:
+        session_id, instruction = params.get("session_id"), params.get("instruction")
+        if not isinstance(session_id, str) or not session_id:
+            raise InvalidParams("session_resume needs the session_id a spawn returned")
+        if not isinstance(instruction, str) or not instruction.strip():
+            raise InvalidParams("session_resume needs an instruction: what the child should do next")
+        parent_id = self.parent.session_id
+        if session_id == parent_id:
+            raise InvalidParams("a session cannot resume itself; give the session_id of a child it started")
+        try:
+            metadata = read_metadata(self.parent.store.sessions_dir, session_id)
+        except SessionNotFound:
+            raise ComponentNotFound(
+                f"no child session {session_id}: spawn one first, and pass the session_id it returned"
+            ) from None
+        except PersistenceError as exc:
+            raise InvalidParams(exc.message) from None
+        if metadata.get("parent_id") != parent_id:
+            raise InvalidParams(
+                f"session {session_id} is not a child of this session (its parent is "
+                f"{metadata.get('parent_id') or 'none'}); only the children this session started can be resumed"
+            )
+        delegation = Delegation.parse(metadata.get("delegation") or {"agent": str(metadata.get("agent"))})
+        self._check_depth()
+        config = await self._config_for(delegation)
+        config.session_id = session_id
+        return await self._run(config, instruction, delegation)
+
+    def _check_depth(self) -> None:
+        depth, limit = self.parent.config.depth, self.parent.limits.max_delegation_depth
+        if depth + 1 > limit:
+            raise ProtocolError(
+                f"delegation depth limit reached: this session is {depth} levels below the user's "
+                f"session and sessions may nest at most {limit} levels deep. Do this task yourself "
+                "instead of delegating it.",
+                data={"type": "DelegationDepthExceeded", "depth": depth, "limit": limit},
+            )
+
+    async def _run(self, config: SessionConfig, instruction: str, delegation: Delegation) -> dict[str, Any]:
+        from .host import Host  # the Host module imports this one
+
+        assert config.session_id is not None
+        session_id = config.session_id
+        lock = self._locks.setdefault(session_id, asyncio.Lock())
+        async with lock:
+            parent = self.parent
+            approvals = parent.router.approvals
+            child = Host(
+                config,
+                limits=parent.limits,
+                interactive=approvals.interactive if approvals is not None else False,
+                resolve_agent=self.resolve_agent,
+            )
+            self.live[session_id] = child
+            final: dict[str, Any] = {}
+            try:
+                turn = cast("AsyncGenerator[ev.Event, None]", child.run(instruction))
+                async with contextlib.aclosing(turn) as events:
+                    async for event in events:
+                        if event.type == ev.COMPLETE and event.session_id == session_id:
+                            final = event.data
+                        self._relay(session_id, event)
+            finally:
+                self.live.pop(session_id, None)
+                await asyncio.shield(child.close())
+            store = SessionStore(parent.store.sessions_dir, session_id)
+            metadata = store.read_metadata()
+            if metadata.get("delegation") is None or metadata.get("depth") != config.depth:
+                metadata.update(delegation=delegation.to_json(), depth=config.depth)
+                await asyncio.to_thread(store.write_metadata, metadata)
+        if final.get("status") == "failed":
+            raise ProtocolError(
+                f"the child session {session_id} ({delegation.agent}) failed: {final.get('error')}",
+                data={"session_id": session_id},
+            )
+        return {
+            "session_id": session_id,
+            "response": final.get("response"),
+            "turn_count": int(metadata.get("turns", 0)),
+            "metadata": metadata,
+        }
+
+    # -- the child's config -----------------------------------------------------
+
+    async def _config_for(self, delegation: Delegation) -> SessionConfig:
+        parent = self.parent.config
+        agent = delegation.agent
+        if agent == "self":
+            config = self._clone()
+        else:
+            resolved = await asyncio.to_thread(self.resolve_agent, agent) if self.resolve_agent else None
+            config = self._merge(resolved) if resolved is not None else await self._markdown_agent(agent)
+        config.agent = agent if agent != "self" else parent.agent
+        config.parent_id = self.parent.session_id
+        config.depth = parent.depth + 1
+        config.sessions_dir = self.parent.store.sessions_dir
+        config.working_dir = parent.working_dir
+        config.approval_mode = parent.approval_mode
+        config.exclude_tools = [*parent.exclude_tools, *config.exclude_tools, *delegation.exclude_tools]
+        config.inherit_tools = _intersect(config.inherit_tools, delegation.inherit_tools)
+        if DELEGATE_TOOL not in (delegation.inherit_tools or []):
+            config.exclude_tools.append(DELEGATE_TOOL)
+        config.exclude_hooks = [*parent.exclude_hooks, *delegation.exclude_hooks]
+        config.inherit_hooks = _intersect(parent.inherit_hooks, delegation.inherit_hooks)
+        config.provider_preferences = delegation.provider_preferences
+        config.model_role = delegation.model_role or config.model_role
+        config.metadata = {}
+        return config
+
+    def _clone(self) -> SessionConfig:
+        config = copy.deepcopy(self.parent.config)
+        config.initial_messages = []
+        config.exclude_tools = []
+        return config
+
+    def _merge(self, child: SessionConfig) -> SessionConfig:
+        """``child`` over the parent: what the child leaves out comes from the parent."""
+        parent = self.parent.config
+        config = copy.deepcopy(child)
+        own = {spec.name: spec for spec in config.services}
+        for spec in parent.services:
+            mine = own.get(spec.name)
+            if mine is not None:
+                mine.config = {**copy.deepcopy(spec.config), **mine.config}
+        if config.provider is None:
+            config.provider, config.model = parent.provider, config.model or parent.model
+            ref = self.parent.router.provider
+            if ref is not None and ref.service not in own:
+                config.services += [copy.deepcopy(s) for s in parent.services if s.name == ref.service]
+        config.exclude_tools = list(config.exclude_tools)
+        return config
+
+    async def _markdown_agent(self, agent: str) -> SessionConfig:
+        router = self.parent.router
+        path = f"agents/{agent}.md"
+        owner = next((s for s, paths in router.table.content.items() if path in paths), None)
+        if owner is None:
+            shipped = sorted(
+                p[len("agents/") : -len(".md")]
+                for paths in router.table.content.values()
+                for p in paths
+                if p.startswith("agents/") and p.endswith(".md")
+            )
+            raise ComponentNotFound(
+                f"no agent named {agent!r}: it is neither registered nor shipped by a service of this "
+                f"session (available: self{''.join(', ' + name for name in shipped)})"
+            )
+        answer = await router.service(owner).peer.request(
+            m.CONTENT_READ, {"path": path}, timeout=self.parent.limits.call_timeout
+        )
+        meta, body = parse_agent_markdown(str(answer.get("content", "")), f"{owner}:{path}")
+        config = self._clone()
+        config.system_prompt = body
+        config.agent_description = str(meta.get("description") or "").strip()
+        config.orchestrator = str(meta.get("orchestrator") or config.orchestrator)
+        config.context_manager = str(meta.get("context_manager") or config.context_manager)
+        config.inherit_tools = _intersect(config.inherit_tools, meta.get("tools"))
+        for component, settings in (meta.get("config") or {}).items():
+            self._route_component_config(config, str(component), settings)
+        return config
+
+    def _route_component_config(self, config: SessionConfig, component: str, settings: Any) -> None:
+        if not isinstance(settings, dict):
+            raise InvalidParams(f"the agent's config for {component} must be a mapping of settings")
+        owners = [
+            name
+            for name, process in self.parent.router.services.items()
+            if component in _component_names(process.describe.get("capabilities") or {})
+        ]
+        for spec in config.services:
+            if spec.name in owners:
+                spec.config[component] = {**spec.config.get(component, {}), **settings}
+
+    # -- cancel, events, approvals ---------------------------------------------
+
+    def cancel(self, immediate: bool) -> None:
+        """Cancel every live child as the parent is cancelled."""
+        for child in list(self.live.values()):
+            child.cancel(immediate=immediate)
+
+    def _relay(self, child_id: str, event: ev.Event) -> None:
+        if event.type == ev.APPROVAL_REQUEST and isinstance(event.data.get("request_id"), str):
+            # Approval ids are per Host: the child's id routes the answer back to it.
+            event.data = {**event.data, "request_id": f"{child_id}/{event.data['request_id']}"}
+        self.parent.forward_child_event(event)
+
+    def answer_approval(self, request_id: str, decision: str) -> None:
+        """Route ``<child id>/<its request id>`` to that child; ``KeyError`` if it is gone."""
+        child_id, _, rest = request_id.partition("/")
+        child = self.live.get(child_id)
+        if child is None:
+            raise KeyError(f"no approval request {request_id!r} is waiting (its session has ended)")
+        child.send_approval(rest, decision)
+
+
+def _component_names(capabilities: dict[str, Any]) -> set[str]:
+    names: set[str] = set()
+    for kind in ("tools", "hooks", "providers", "orchestrators", "context_managers"):
+        for entry in capabilities.get(kind) or []:
+            if isinstance(entry, dict) and isinstance(entry.get("name"), str):
+                names.add(entry["name"])
+    return names
