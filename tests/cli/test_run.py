@@ -198,3 +198,27 @@ def test_keys_reach_only_services_that_list_them(cli: Any, parse_lines: Any) -> 
     assert bash["success"] is True
     assert "sk-must-not-leak" not in json.dumps(bash)
     assert os.environ.get("ANTHROPIC_API_KEY") != "sk-must-not-leak"
+
+
+WRITE_CALL = """
+- text: "Writing."
+  tool_calls: [{name: write_file, arguments: {path: "out.txt", content: "x"}}]
+- text: "Done."
+"""
+
+
+def test_allowed_dirs_from_the_settings_bound_the_file_tools(
+    cli: Any, parse_lines: Any, tmp_path: Any
+) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    assert cli("allowed-dirs", "add", str(elsewhere), "--scope", "project").returncode == 0
+    result = cli.scripted(cli.script(WRITE_CALL), "--approval", "auto")
+    write = next(line for line in parse_lines(result.stdout) if line["type"] == "tool_result")
+    assert write["success"] is False
+    assert not (cli.cwd / "out.txt").exists()
+    assert cli("allowed-dirs", "add", str(cli.cwd), "--scope", "project").returncode == 0
+    again = cli.scripted(cli.script(WRITE_CALL, "again.yaml"), "--approval", "auto")
+    write = next(line for line in parse_lines(again.stdout) if line["type"] == "tool_result")
+    assert write["success"] is True, write
+    assert (cli.cwd / "out.txt").read_text() == "x"

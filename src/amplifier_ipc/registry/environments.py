@@ -234,7 +234,7 @@ def install(
     _uv(uv, ["venv", "--quiet", "--python", sys.executable, str(env.root)], definition, offline=True)
     requirements = [str(protocol)] if protocol else []
     requirements.append(str(source.path) if source.path else source.spec)
-    say(f"installing {definition.ref} ({source.spec})")
+    say(f"installing {definition.ref} ({source.path or source.spec})")
     args = ["pip", "install", "--quiet", "--compile-bytecode", "--python", str(env.python)]
     # The services' pyprojects point the protocol at the workspace; outside it the path above stands in.
     if source.path is not None:

@@ -141,6 +141,11 @@ def build_session(
             argv, name=service.name, cwd=request.working_dir, env=base_environment(), cache_dir=cache_dir
         )
     config = _merged_config(resolved, settings, request)
+    if any("files" in component_names(d) for d in descriptions.values()):
+        # The settings' write paths are the file tools' own lists (the foundation `files` component).
+        for key in ("allowed_write_paths", "denied_write_paths"):
+            if settings.get(key):
+                config.setdefault("files", {})[key] = list(settings[key])
     _route_config(config, specs, descriptions)
     _check_singletons(agent, specs)
     offered = [
