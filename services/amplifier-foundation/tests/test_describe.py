@@ -9,6 +9,7 @@ from amplifier_ipc_protocol.errors import InvalidParams
 
 EXPECTED_TOOLS = {
     "read_file",
+    "delegate",
     "write_file",
     "edit_file",
     "apply_patch",

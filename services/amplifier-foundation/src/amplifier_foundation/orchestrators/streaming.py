@@ -26,6 +26,8 @@ DEFAULT_MAX_ITERATIONS = 50
 CANCEL_CLEANUP_TIMEOUT_S = 5.0
 
 _REQUEST_SETTINGS = ("max_output_tokens", "temperature", "reasoning_effort", "tool_choice")
+# Sent in provider:request data for a routing hook: the role wanted, and what it may choose from.
+_ROUTING_KEYS = ("model_role", "available_providers")
 
 
 @orchestrator(name="streaming")
@@ -198,9 +200,17 @@ class _Turn:
         return ephemeral
 
     async def _complete(self, call: ProviderCall, policy: RetryPolicy, system_prompt: str) -> dict[str, Any]:
-        pre = await self.emit("provider:request", {"iteration": self.iterations})
+        asked: dict[str, Any] = {"iteration": self.iterations}
+        for key in _ROUTING_KEYS:
+            if self.config.get(key) is not None:
+                asked[key] = self.config[key]
+        pre = await self.emit("provider:request", asked)
         if pre.get("action") == "INJECT_CONTEXT" and pre.get("context_injection"):
             self._queue_injection(pre)
+        # A routing hook's choice rides in the merged data whatever the action (docs/routing.md).
+        routed = pre.get("data") if isinstance(pre.get("data"), dict) else {}
+        provider = routed.get("provider") if isinstance(routed.get("provider"), str) else None
+        model = routed.get("model") if isinstance(routed.get("model"), str) else None
         ephemeral = await self._injections_for_call()
         messages = await self.host.context_get_messages(self.provider_info)
         request: dict[str, Any] = {
@@ -217,15 +227,15 @@ class _Turn:
             "stream": True,
             "metadata": {"session_id": self.session_id},
         }
-        if self.config.get("model"):
-            request["model"] = self.config["model"]
+        if model or self.config.get("model"):
+            request["model"] = model or self.config["model"]
         for key in _REQUEST_SETTINGS:
             if self.config.get(key) is not None:
                 request[key] = self.config[key]
         await self.emit(
             "llm:request", {"iteration": self.iterations, "message_count": len(request["messages"])}
         )
-        response = await call.complete(request, policy, self.config.get("provider"))
+        response = await call.complete(request, policy, provider or self.config.get("provider"))
         add_usage(self.usage, response.get("usage"))
         if not call.streamed_text:
             text = text_of(response.get("content"))
