@@ -206,6 +206,7 @@ class ChildSessions:
         parent_id = self.parent.session_id
         if session_id == parent_id:
             raise InvalidParams("a session cannot resume itself; give the session_id of a child it started")
+        session_id = self._find_child(session_id)
         try:
             metadata = read_metadata(self.parent.store.sessions_dir, session_id)
         except SessionNotFound:
@@ -224,6 +225,33 @@ class ChildSessions:
         config = await self._config_for(delegation)
         config.session_id = session_id
         return await self._run(config, instruction, delegation)
+
+    def _find_child(self, given: str) -> str:
+        """``given`` itself, or the one child of this session whose id starts or ends with it.
+
+        Models shorten long ids; ``<8 hex>_<agent>`` or a prefix is enough when it is unambiguous.
+        """
+        root = self.parent.store.sessions_dir
+        if (root / given).is_dir() or not root.is_dir():
+            return given
+        lineage = f"{self.parent.session_id}-"
+        found = sorted(
+            p.name
+            for p in root.iterdir()
+            if p.name.startswith(lineage) and (p.name.startswith(given) or p.name.endswith(given))
+        )
+        found = [name for name in found if self._parent_of(name) == self.parent.session_id]
+        if len(found) > 1:
+            raise InvalidParams(
+                f"{given!r} matches several child sessions: {', '.join(found)}; give the whole id"
+            )
+        return found[0] if found else given
+
+    def _parent_of(self, session_id: str) -> str | None:
+        try:
+            return read_metadata(self.parent.store.sessions_dir, session_id).get("parent_id")
+        except PersistenceError:
+            return None
 
     def _check_depth(self) -> None:
         depth, limit = self.parent.config.depth, self.parent.limits.max_delegation_depth
