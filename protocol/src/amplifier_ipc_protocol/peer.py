@@ -31,17 +31,15 @@ from .errors import (
     ServiceGone,
     error_from_wire,
 )
-from .framing import LineSplitter, OversizedLine, decode, dumps_line, encode
+from .framing import LineSplitter, OversizedLine, decode, encode, encode_fast
+from .intake import take_over
+from .outbox import Outbox, Writer
 
 __all__ = ["Peer", "Reader", "Writer", "Handler", "current_request_id"]
 
 # Bytes requested from the pipe per read; a whole burst of small messages
 # usually arrives in one read.
 READ_CHUNK_BYTES = 256 * 1024
-# Queued notifications are written once this many bytes wait, so the other
-# side starts reading while a fast producer is still producing; an awaited
-# send then waits for the pipe (drain), so memory stays bounded.
-COALESCE_LIMIT_BYTES = 64 * 1024
 
 Handler = Callable[[dict[str, Any]], Awaitable[Any] | Any]
 NotificationFallback = Callable[[str, dict[str, Any]], Awaitable[None] | None]
@@ -53,15 +51,9 @@ current_request_id: contextvars.ContextVar[int | str | None] = contextvars.Conte
 
 
 class Reader(Protocol):
+    """What a Peer reads from: an asyncio StreamReader, or anything with ``read``."""
+
     async def read(self, n: int = -1) -> bytes: ...
-
-
-class Writer(Protocol):
-    def write(self, data: bytes) -> None: ...
-
-    def close(self) -> None: ...
-
-    async def drain(self) -> None: ...
 
 
 def _default_report(peer: str, text: str) -> None:
@@ -95,7 +87,6 @@ class Peer:
     ) -> None:
         self.name = name
         self._reader = reader
-        self._writer = writer
         self._handlers: dict[str, Handler] = dict(handlers or {})
         self._on_notification = on_notification
         self._report = report or (lambda text: _default_report(name, text))
@@ -106,14 +97,9 @@ class Peer:
         self._incoming: dict[int | str, asyncio.Task[None]] = {}
         self._cancelled_by_peer: set[int | str] = set()
         self._background: set[asyncio.Task[Any]] = set()
-        self._wbuf: list[bytes] = []
-        self._wbuf_bytes = 0
-        self._flush_scheduled = False
-        self._drain_due = False
-        self._batching = False
+        self._outbox = Outbox(writer, self._loop, self._shut)
         self._plain: dict[Handler, bool] = {}
         self._closed = False
-        self._write_failed = False
         self._eof = self._loop.create_future()
         self._reader_task: asyncio.Task[None] | None = None
         self.close_reason = ""
@@ -159,54 +145,23 @@ class Peer:
             self._shut(reason)
 
     async def _run_on_stream(self, stream: asyncio.StreamReader) -> None:
-        """Take the bytes of an asyncio StreamReader as its transport delivers
-        them, instead of waking a reading task for every chunk: one turn of
+        """Take the stream's bytes as its transport delivers them: one turn of
         the event loop less per message received."""
         splitter = LineSplitter()
         ended: asyncio.Future[str] = self._loop.create_future()
-
-        def feed_data(data: bytes) -> None:
-            if not ended.done():
-                self._feed(splitter, data)
-
-        def feed_eof() -> None:
-            if not ended.done():
-                ended.set_result("end of stream")
-
-        def set_exception(exc: BaseException) -> None:
-            if not ended.done():
-                ended.set_result(f"read failed: {exc}")
-
-        # What the stream already holds is fed first; the protocol then calls
-        # these instance attributes in place of the StreamReader's methods.
-        buffered: bytearray = getattr(stream, "_buffer", bytearray())
-        held = bytes(buffered)
-        buffered.clear()
-        for name, replacement in (
-            ("feed_data", feed_data),
-            ("feed_eof", feed_eof),
-            ("set_exception", set_exception),
-        ):
-            setattr(stream, name, replacement)
+        give_back = take_over(stream, lambda data: self._feed(splitter, data), ended)
         try:
-            if held:
-                self._feed(splitter, held)
-            failed = stream.exception()
-            if failed is not None:
-                set_exception(failed)
-            elif getattr(stream, "_eof", False):
-                feed_eof()
             reason = await ended
         finally:
-            for name in ("feed_data", "feed_eof", "set_exception"):
-                stream.__dict__.pop(name, None)
+            give_back()
         self._shut(reason)
 
     def _feed(self, splitter: LineSplitter, chunk: bytes) -> None:
         """Dispatch every complete line of ``chunk``; what they produce is
         written in one go at the end."""
-        self._batching = True
-        loads, dispatch = orjson.loads, self._dispatch
+        outbox = self._outbox
+        outbox.batching = True
+        loads, dispatch, handlers = orjson.loads, self._dispatch, self._handlers
         try:
             for line in splitter.feed(chunk):
                 if type(line) is bytes:
@@ -215,6 +170,21 @@ class Peer:
                     except orjson.JSONDecodeError:
                         message = None
                     if type(message) is dict:
+                        # Fast path for the bulk of traffic, streamed
+                        # notifications with a plain handler: no calls between.
+                        method = message.get("method")
+                        if "id" not in message and method != m.CANCEL and type(method) is str:
+                            params = message.get("params")
+                            handler = handlers.get(method)
+                            if handler is not None and type(params) is dict:
+                                try:
+                                    result = handler(params)
+                                except Exception as exc:
+                                    self._notification_failed(method, exc)
+                                    continue
+                                if result is not None:
+                                    self._notification_result(result)
+                                continue
                         dispatch(message)
                         continue
                     try:
@@ -229,20 +199,15 @@ class Peer:
                         )
                     )
         finally:
-            self._batching = False
-            if self._wbuf:
-                self._flush()
+            outbox.batching = False
+            outbox.flush()
 
     async def wait_closed(self) -> None:
         await asyncio.shield(self._eof)
 
     async def close(self) -> None:
         """Flush what is queued and close the writing side."""
-        self._flush()
-        try:
-            self._writer.close()
-        except (ConnectionError, OSError, RuntimeError):
-            pass
+        self._outbox.close()
 
     def _shut(self, reason: str) -> None:
         if self._closed:
@@ -267,65 +232,6 @@ class Peer:
 
     # -- sending ----------------------------------------------------------
 
-    def _write(self, data: bytes) -> None:
-        """Queue ``data``; it is written when the loop next runs (or at the end
-        of the input chunk being dispatched)."""
-        if self._write_failed:
-            return
-        self._wbuf.append(data)
-        self._wbuf_bytes += len(data)
-        if self._batching:
-            return
-        if self._wbuf_bytes >= COALESCE_LIMIT_BYTES:
-            self._flush()
-            self._drain_due = True
-        elif not self._flush_scheduled:
-            self._flush_scheduled = True
-            self._loop.call_soon(self._scheduled_flush)
-
-    def _write_now(self, data: bytes) -> None:
-        """Write ``data`` now, after anything queued before it."""
-        if self._write_failed:
-            return
-        if self._batching or self._wbuf:
-            self._wbuf.append(data)
-            self._wbuf_bytes += len(data)
-            if not self._batching:
-                self._flush()
-            return
-        try:
-            self._writer.write(data)
-        except (ConnectionError, OSError, RuntimeError) as exc:
-            self._write_failed = True
-            self._shut(f"write failed: {exc}")
-
-    def _scheduled_flush(self) -> None:
-        self._flush_scheduled = False
-        self._flush()
-
-    def _flush(self) -> None:
-        if not self._wbuf:
-            return
-        data = self._wbuf[0] if len(self._wbuf) == 1 else b"".join(self._wbuf)
-        self._wbuf.clear()
-        self._wbuf_bytes = 0
-        if self._write_failed:
-            return
-        try:
-            self._writer.write(data)
-        except (ConnectionError, OSError, RuntimeError) as exc:
-            self._write_failed = True
-            self._shut(f"write failed: {exc}")
-
-    async def _drain(self) -> None:
-        """Wait until the pipe has taken most of what was written."""
-        self._drain_due = False
-        try:
-            await self._writer.drain()
-        except (ConnectionError, OSError, RuntimeError) as exc:
-            self._write_failed = True
-            self._shut(f"write failed: {exc}")
-
     def notify_nowait(self, method: str, params: dict[str, Any] | None = None) -> None:
         """Queue a notification; it is written on the next loop iteration.
 
@@ -334,17 +240,18 @@ class Peer:
             message: dict[str, Any] = {"jsonrpc": "2.0", "method": method}
         else:
             message = {"jsonrpc": "2.0", "method": method, "params": params}
-        try:
-            data = dumps_line(message)
-        except TypeError:
-            data = encode(message)  # raises the clear error, or handles sets, models, ...
-        self._write(data)
+        self._outbox.queue(encode_fast(message))
 
     async def notify(self, method: str, params: dict[str, Any] | None = None) -> None:
         """Send a notification, waiting for the pipe only when much is queued."""
-        self.notify_nowait(method, params)
-        if self._drain_due:
-            await self._drain()
+        # notify_nowait, inlined: this is the path of every streamed token.
+        if params is None:
+            message: dict[str, Any] = {"jsonrpc": "2.0", "method": method}
+        else:
+            message = {"jsonrpc": "2.0", "method": method, "params": params}
+        self._outbox.queue(encode_fast(message))
+        if self._outbox.drain_due:
+            await self._outbox.drain()
 
     async def request(
         self,
@@ -369,19 +276,16 @@ class Peer:
         message: dict[str, Any] = {"jsonrpc": "2.0", "id": request_id, "method": method}
         if params is not None:
             message["params"] = params
-        try:
-            data = dumps_line(message)
-        except TypeError:
-            data = encode(message)
+        data = encode_fast(message)
         future: asyncio.Future[Any] = self._loop.create_future()
         self._pending[request_id] = (future, method)
-        self._write_now(data)
+        self._outbox.send(data)
         timer = None
         if timeout is not None:
             timer = self._loop.call_later(timeout, self._expire, request_id, method, timeout)
         try:
-            if self._drain_due:
-                await self._drain()
+            if self._outbox.drain_due:
+                await self._outbox.drain()
             return await future
         except asyncio.CancelledError:
             if request_id in self._pending and not self._closed:
@@ -407,32 +311,19 @@ class Peer:
 
     def _send_result(self, request_id: int | str, result: Any) -> None:
         try:
-            message = {"jsonrpc": "2.0", "id": request_id, "result": result}
-            try:
-                data = dumps_line(message)
-            except TypeError:
-                data = encode(message)
+            data = encode_fast({"jsonrpc": "2.0", "id": request_id, "result": result})
         except ProtocolError as exc:
             self._send_error(request_id, InternalError(f"result cannot be sent: {exc.message}"))
             return
-        self._write_now(data)
+        self._outbox.send(data)
 
     def _send_error(self, request_id: int | str | None, error: ProtocolError) -> None:
         try:
             data = encode({"jsonrpc": "2.0", "id": request_id, "error": error.to_wire()})
         except ProtocolError:
-            data = encode(
-                {
-                    "jsonrpc": "2.0",
-                    "id": request_id,
-                    "error": {
-                        "code": error.code,
-                        "message": error.message,
-                        "data": {"type": type(error).__name__},
-                    },
-                }
-            )
-        self._write_now(data)
+            plain = {"code": error.code, "message": error.message, "data": {"type": type(error).__name__}}
+            data = encode({"jsonrpc": "2.0", "id": request_id, "error": plain})
+        self._outbox.send(data)
 
     def _answer_bad_line(self, error: ProtocolError, line: bytes | None = None) -> None:
         preview = ""
@@ -448,44 +339,38 @@ class Peer:
         if method is None:
             self._dispatch_response(message)
             return
-        has_id = "id" in message
-        if not has_id and type(method) is str:
-            params = message.get("params")
-            self._dispatch_notification(method, {} if params is None else params)
-            return
-        request_id = message.get("id")
-        if not isinstance(method, str):
-            if has_id and _valid_id(request_id):
-                self._send_error(request_id, InvalidRequest("method must be a string"))
-            else:
-                self._send_error(None, InvalidRequest("method must be a string"))
-            return
         params = message.get("params")
         if params is None:
             params = {}
-        if not has_id:
-            self._dispatch_notification(method, params)
+        if "id" not in message:
+            if type(method) is str:
+                self._dispatch_notification(method, params)
+            else:
+                self._send_error(None, InvalidRequest("method must be a string"))
             return
-        if not _valid_id(request_id):
-            self._send_error(None, InvalidRequest("id must be an integer or a string"))
-            return
-        assert request_id is not None
-        if not isinstance(params, dict):
-            self._send_error(request_id, InvalidParams("params must be an object"))
-            return
-        if request_id in self._incoming:
-            self._send_error(request_id, InvalidRequest(f"id {request_id!r} is already in flight"))
-            return
-        handler = self._handlers.get(method)
-        if handler is None:
-            self._send_error(request_id, MethodNotFound(f"method not found: {method}"))
+        request_id = message["id"]
+        answer_id = request_id if _valid_id(request_id) else None
+        handler = self._handlers.get(method) if type(method) is str else None
+        problem: ProtocolError | None = None
+        if type(method) is not str:
+            problem = InvalidRequest("method must be a string")
+        elif answer_id is None:
+            problem = InvalidRequest("id must be an integer or a string")
+        elif type(params) is not dict:
+            problem = InvalidParams("params must be an object")
+        elif answer_id in self._incoming:
+            problem = InvalidRequest(f"id {answer_id!r} is already in flight")
+        elif handler is None:
+            problem = MethodNotFound(f"method not found: {method}")
+        if problem is not None or handler is None or answer_id is None:
+            self._send_error(answer_id, problem or MethodNotFound(f"method not found: {method}"))
             return
         if self._is_plain(handler):
-            self._run_plain_handler(request_id, method, handler, params)
+            self._run_plain_handler(answer_id, method, handler, params)
             return
-        task = start_task(self._loop, self._run_handler(request_id, method, handler, params))
+        task = start_task(self._loop, self._run_handler(answer_id, method, handler, params))
         if not task.done():
-            self._incoming[request_id] = task
+            self._incoming[answer_id] = task
 
     def _is_plain(self, handler: Handler) -> bool:
         """Whether ``handler`` is a plain function (cached per handler)."""
@@ -571,9 +456,17 @@ class Peer:
             else:
                 return
         except Exception as exc:
-            self._report(f"notification handler for {method} failed: {type(exc).__name__}: {exc}")
+            self._notification_failed(method, exc)
             return
-        if result is not None and inspect.iscoroutine(result):
+        if result is not None:
+            self._notification_result(result)
+
+    def _notification_failed(self, method: str, exc: Exception) -> None:
+        self._report(f"notification handler for {method} failed: {type(exc).__name__}: {exc}")
+
+    def _notification_result(self, result: object) -> None:
+        """A coroutine returned by a notification handler runs as a task."""
+        if inspect.iscoroutine(result):
             task = start_task(self._loop, result)
             self._background.add(task)
             task.add_done_callback(self._notification_done)
@@ -587,10 +480,8 @@ class Peer:
     def _dispatch_response(self, message: dict[str, Any]) -> None:
         request_id = message.get("id")
         if "result" not in message and "error" not in message:
-            if _valid_id(request_id):
-                self._send_error(request_id, InvalidRequest("a message needs a method, a result or an error"))
-            else:
-                self._send_error(None, InvalidRequest("a message needs a method, a result or an error"))
+            answer_id = request_id if _valid_id(request_id) else None
+            self._send_error(answer_id, InvalidRequest("a message needs a method, a result or an error"))
             return
         entry = self._pending.pop(request_id, None) if isinstance(request_id, (int, str)) else None
         if entry is None:
