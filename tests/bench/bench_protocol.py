@@ -9,6 +9,8 @@ against a floor measured in the same run:
 - spawn to describe answer for a service with one tool and one hook,
   against a minimal asyncio child answering one request (budget: 1.5x).
 
+Each figure is the best of several runs (floor and figure interleaved where
+they can be): on a shared machine the best run is the one least disturbed.
 Run on its own: ``.venv/bin/python -m tests.bench.bench_protocol``.
 """
 
@@ -16,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -112,22 +113,16 @@ async def _finish(process: asyncio.subprocess.Process) -> None:
         await process.wait()
 
 
-async def raw_round_trip_us() -> float:
+async def _raw_echo() -> tuple[asyncio.subprocess.Process, Any]:
     process = await _spawn(sys.executable, "-c", _RAW_ECHO_CHILD)
     assert process.stdin is not None and process.stdout is not None
     write, readline = process.stdin.write, process.stdout.readline
-    for _ in range(WARMUP_ROUND_TRIPS):
+
+    async def round_trip() -> None:
         write(_REQUEST_LINE)
         await readline()
-    runs = []
-    for _ in range(ROUND_TRIP_RUNS):
-        start = time.perf_counter()
-        for _ in range(ROUND_TRIPS):
-            write(_REQUEST_LINE)
-            await readline()
-        runs.append((time.perf_counter() - start) / ROUND_TRIPS * 1e6)
-    await _finish(process)
-    return statistics.median(runs)
+
+    return process, round_trip
 
 
 async def _peer_child() -> tuple[asyncio.subprocess.Process, Any]:
@@ -139,20 +134,33 @@ async def _peer_child() -> tuple[asyncio.subprocess.Process, Any]:
     return process, peer
 
 
-async def peer_round_trip_us() -> float:
-    process, peer = await _peer_child()
-    request = peer.request
-    for _ in range(WARMUP_ROUND_TRIPS):
-        await request("echo", _PARAMS)
-    runs = []
+async def _best_us(round_trip: Any) -> float:
+    start = time.perf_counter()
+    for _ in range(ROUND_TRIPS):
+        await round_trip()
+    return (time.perf_counter() - start) / ROUND_TRIPS * 1e6
+
+
+async def round_trips_us() -> tuple[float, float]:
+    """(Peer, raw) microseconds per round trip: the best of interleaved runs,
+    so both see the same load on a shared machine."""
+    raw_process, raw_trip = await _raw_echo()
+    peer_process, peer = await _peer_child()
+
+    async def peer_trip() -> None:
+        await peer.request("echo", _PARAMS)
+
+    for trip in (raw_trip, peer_trip):
+        for _ in range(WARMUP_ROUND_TRIPS):
+            await trip()
+    raw_runs, peer_runs = [], []
     for _ in range(ROUND_TRIP_RUNS):
-        start = time.perf_counter()
-        for _ in range(ROUND_TRIPS):
-            await request("echo", _PARAMS)
-        runs.append((time.perf_counter() - start) / ROUND_TRIPS * 1e6)
+        raw_runs.append(await _best_us(raw_trip))
+        peer_runs.append(await _best_us(peer_trip))
     await peer.close()
-    await _finish(process)
-    return statistics.median(runs)
+    await _finish(peer_process)
+    await _finish(raw_process)
+    return min(peer_runs), min(raw_runs)
 
 
 async def raw_lines_per_s() -> float:
@@ -171,7 +179,7 @@ async def raw_lines_per_s() -> float:
         assert count == NOTIFICATIONS * (run + 1), count
         rates.append(NOTIFICATIONS / (time.perf_counter() - start))
     await _finish(process)
-    return statistics.median(rates)
+    return max(rates)
 
 
 async def peer_notifications_per_s() -> float:
@@ -188,7 +196,7 @@ async def peer_notifications_per_s() -> float:
         rates.append(NOTIFICATIONS / (time.perf_counter() - start))
     await peer.close()
     await _finish(process)
-    return statistics.median(rates)
+    return max(rates)
 
 
 async def _spawn_to_answer_ms(args: list[str], line: bytes) -> float:
@@ -209,7 +217,7 @@ async def spawn_to_describe_ms() -> tuple[float, float]:
     for _ in range(SPAWNS):
         floor.append(await _spawn_to_answer_ms([sys.executable, "-c", _MINIMAL_CHILD], describe))
         service.append(await _spawn_to_answer_ms([sys.executable, "-m", "bench_svc"], describe))
-    return statistics.median(service), statistics.median(floor)
+    return min(service), min(floor)
 
 
 def _row(name: str, value: float, unit: str, floor: float, budget: str, note: str = "") -> dict[str, Any]:
@@ -227,21 +235,20 @@ def _row(name: str, value: float, unit: str, floor: float, budget: str, note: st
 
 
 async def _run_all() -> list[dict[str, Any]]:
-    raw = await raw_round_trip_us()
-    peer = await peer_round_trip_us()
+    peer, raw = await round_trips_us()
     raw_rate = await raw_lines_per_s()
     peer_rate = await peer_notifications_per_s()
     spawn, spawn_floor = await spawn_to_describe_ms()
     return [
         _row(
-            "protocol: request round trip, two Peers over a pipe (median of runs)",
+            "protocol: request round trip, two Peers over a pipe (best run)",
             peer,
             "us",
             raw,
             f"<= {ROUND_TRIP_BUDGET_RATIO}x floor (raw asyncio pipe round trip)",
         ),
         _row(
-            "protocol: one-way notifications, Peer to Peer",
+            "protocol: one-way notifications, Peer to Peer (best run)",
             peer_rate,
             "msg/s",
             raw_rate,
@@ -249,7 +256,7 @@ async def _run_all() -> list[dict[str, Any]]:
             note="floor column: raw asyncio lines/s into a child that only counts them",
         ),
         _row(
-            "protocol: spawn to describe answer, service with 1 tool + 1 hook (median)",
+            "protocol: spawn to describe answer, service with 1 tool + 1 hook (best of 10)",
             spawn,
             "ms",
             spawn_floor,
