@@ -37,7 +37,7 @@ __all__ = [
 TURN_START = "turn_start"  # {session_id, agent, turn, services: [names], resumed: bool}
 TOKEN = "stream.token"  # {text}
 THINKING = "stream.thinking"  # {text}
-CONTENT_BLOCK_START = "stream.content_block_start"  # {type, index}
+CONTENT_BLOCK_START = "stream.content_block_start"  # {type, index}; in to_json() the block type is block_type
 CONTENT_BLOCK_END = "stream.content_block_end"  # {type, index}
 TOOL_CALL_START = "stream.tool_call_start"  # {id, name}
 TOOL_CALL = "tool_call"  # {id, name, input}
@@ -85,7 +85,11 @@ class Event:
     ts: float = field(default_factory=time.time)
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"type": self.type, "session_id": self.session_id, "ts": self.ts, **self.data}
+        data = self.data
+        if "type" in data:
+            # The event's own type wins; a payload's type (a content block's) is kept as block_type.
+            data = {("block_type" if key == "type" else key): value for key, value in data.items()}
+        out: dict[str, Any] = {**data, "type": self.type, "session_id": self.session_id, "ts": self.ts}
         if self.parent_id is not None:
             out["parent_id"] = self.parent_id
             out["depth"] = self.depth
