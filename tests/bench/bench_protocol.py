@@ -42,7 +42,7 @@ _PARAMS = {"name": "echo", "input": {"text": "x"}}
 _TOKEN = {"text": "tok"}
 
 _RAW_ECHO_CHILD = """
-import asyncio, sys
+import asyncio, sys, time
 async def main():
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader(limit=2**24)
@@ -52,6 +52,8 @@ async def main():
     while line := await reader.readline():
         if line.startswith(b"COUNT"):
             transport.write(str(count).encode() + b"\\n")
+        elif line.startswith(b"CPU"):
+            transport.write(repr(time.process_time()).encode() + b"\\n")
         elif line.startswith(b'{"jsonrpc":"2.0","method"'):
             count += 1
         else:
@@ -60,7 +62,7 @@ asyncio.run(main())
 """
 
 _PEER_CHILD = """
-import asyncio
+import asyncio, time
 from amplifier_ipc_protocol.peer import Peer
 from amplifier_ipc_protocol.stdio import open_wire
 async def main():
@@ -72,7 +74,8 @@ async def main():
         nonlocal count
         count += 1
     peer = Peer(reader, writer, name="child", handlers={
-        "echo": echo, "stream.token": tick, "count": lambda params: count})
+        "echo": echo, "stream.token": tick, "count": lambda params: count,
+        "cpu": lambda params: time.process_time()})
     await peer.run()
 asyncio.run(main())
 """
@@ -134,33 +137,48 @@ async def _peer_child() -> tuple[asyncio.subprocess.Process, Any]:
     return process, peer
 
 
-async def _best_us(round_trip: Any) -> float:
+async def _run_us(round_trip: Any, child_cpu: Any) -> tuple[float, float]:
+    """Wall and CPU (both processes) microseconds per round trip of one run."""
+    cpu_before = time.process_time() + await child_cpu()
     start = time.perf_counter()
     for _ in range(ROUND_TRIPS):
         await round_trip()
-    return (time.perf_counter() - start) / ROUND_TRIPS * 1e6
+    wall = time.perf_counter() - start
+    cpu = time.process_time() + await child_cpu() - cpu_before
+    return wall / ROUND_TRIPS * 1e6, cpu / ROUND_TRIPS * 1e6
 
 
-async def round_trips_us() -> tuple[float, float]:
-    """(Peer, raw) microseconds per round trip: the best of interleaved runs,
-    so both see the same load on a shared machine."""
+async def round_trips_us() -> tuple[tuple[float, float], tuple[float, float]]:
+    """((Peer wall, raw wall), (Peer CPU, raw CPU)) microseconds per round
+    trip: the best of interleaved runs, so both see the same load."""
     raw_process, raw_trip = await _raw_echo()
     peer_process, peer = await _peer_child()
+    assert raw_process.stdin is not None and raw_process.stdout is not None
+    raw_in, raw_out = raw_process.stdin, raw_process.stdout
+
+    async def raw_cpu() -> float:
+        raw_in.write(b"CPU\n")
+        return float(await raw_out.readline())
 
     async def peer_trip() -> None:
         await peer.request("echo", _PARAMS)
+
+    async def peer_cpu() -> float:
+        return float(await peer.request("cpu"))
 
     for trip in (raw_trip, peer_trip):
         for _ in range(WARMUP_ROUND_TRIPS):
             await trip()
     raw_runs, peer_runs = [], []
     for _ in range(ROUND_TRIP_RUNS):
-        raw_runs.append(await _best_us(raw_trip))
-        peer_runs.append(await _best_us(peer_trip))
+        raw_runs.append(await _run_us(raw_trip, raw_cpu))
+        peer_runs.append(await _run_us(peer_trip, peer_cpu))
     await peer.close()
     await _finish(peer_process)
     await _finish(raw_process)
-    return min(peer_runs), min(raw_runs)
+    wall = (min(r[0] for r in peer_runs), min(r[0] for r in raw_runs))
+    cpu = (min(r[1] for r in peer_runs), min(r[1] for r in raw_runs))
+    return wall, cpu
 
 
 async def raw_lines_per_s() -> float:
@@ -235,7 +253,7 @@ def _row(name: str, value: float, unit: str, floor: float, budget: str, note: st
 
 
 async def _run_all() -> list[dict[str, Any]]:
-    peer, raw = await round_trips_us()
+    (peer, raw), (peer_cpu, raw_cpu) = await round_trips_us()
     raw_rate = await raw_lines_per_s()
     peer_rate = await peer_notifications_per_s()
     spawn, spawn_floor = await spawn_to_describe_ms()
@@ -246,6 +264,14 @@ async def _run_all() -> list[dict[str, Any]]:
             "us",
             raw,
             f"<= {ROUND_TRIP_BUDGET_RATIO}x floor (raw asyncio pipe round trip)",
+        ),
+        _row(
+            "protocol: request round trip, CPU time of both processes (best run)",
+            peer_cpu,
+            "us",
+            raw_cpu,
+            "-",
+            note="informational: CPU per round trip barely depends on the machine's load, wall time does",
         ),
         _row(
             "protocol: one-way notifications, Peer to Peer (best run)",
