@@ -15,6 +15,9 @@ $(CURDIR)/.tools/bin/uv:
 
 setup: $(UV)
 	$(UV) sync --all-packages --compile-bytecode --quiet
+	@# The workspace packages are editable: compile them too, since a service
+	@# that compiles its modules at every spawn pays for it every turn.
+	$(BIN)/python -m compileall -q -j 0 src protocol/src services/*/src > /dev/null
 
 test: setup
 	$(BIN)/pytest $(PYTEST_ARGS)
