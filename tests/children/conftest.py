@@ -84,7 +84,11 @@ class Family:
         services = [
             foundation(self.home, foundation_config),
             scripted("providers", self.write("parent.yaml", parent_steps), self.root / "parent.jsonl"),
-            scripted("childprov", self.write("child.yaml", child_steps or ["(no child script)"]), self.root / "child.jsonl"),
+            scripted(
+                "childprov",
+                self.write("child.yaml", child_steps or ["(no child script)"]),
+                self.root / "child.jsonl",
+            ),
         ]
         fields.setdefault("approval_mode", "auto")
         return SessionConfig(

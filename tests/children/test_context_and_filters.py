@@ -40,7 +40,11 @@ async def test_each_context_depth_and_scope_reaches_the_child_as_one_labelled_me
                 ]
             },
             {"text": "First answer."},
-            {"tool_calls": [_delegation(f"c_{name}", f"task {name}", **opts) for name, opts in turn_two.items()]},
+            {
+                "tool_calls": [
+                    _delegation(f"c_{name}", f"task {name}", **opts) for name, opts in turn_two.items()
+                ]
+            },
             {"text": "Done."},
         ],
         ["child ok"],
@@ -114,7 +118,9 @@ async def test_tool_and_hook_filters_shape_what_the_child_is_offered_and_runs(fa
     assert tool_names(by_task["task inherit"]) == {"read_file", "grep"}
     assert tool_names(by_task["task delegate"]) == {"read_file", "delegate"}
 
-    ids = {conversation(family.requests_of(c)[0])[-1]["content"]: c for c in family.children_of(host.session_id)}
+    ids = {
+        conversation(family.requests_of(c)[0])[-1]["content"]: c for c in family.children_of(host.session_id)
+    }
     assert (family.sessions / ids["task plain"] / "hook-events.jsonl").exists()
     assert not (family.sessions / ids["task nohooks"] / "hook-events.jsonl").exists()
 
@@ -134,7 +140,9 @@ async def test_an_excluded_tool_cannot_be_called_by_the_child_either(family: Fam
 
 async def test_the_depth_limit_stops_the_chain_with_a_clear_error_to_the_model(family: Family) -> None:
     again = _delegation("deeper", "go deeper", inherit_tools=["delegate"])
-    config = family.config([{"tool_calls": [again]}, {"text": "top done"}], [{"tool_calls": [again]}, "level done"])
+    config = family.config(
+        [{"tool_calls": [again]}, {"text": "top done"}], [{"tool_calls": [again]}, "level done"]
+    )
     host = family.host(config)
     events = await family.turn(host, "recurse")
     assert complete(events)["response"] == "top done"

@@ -7,7 +7,16 @@ from pathlib import Path
 
 from amplifier_ipc.host import ServiceSpec, SessionConfig
 
-from .conftest import TO_CHILD_SCRIPT, Family, complete, conversation, delegate_call, scripted, tool_names, tool_texts
+from .conftest import (
+    TO_CHILD_SCRIPT,
+    Family,
+    complete,
+    conversation,
+    delegate_call,
+    scripted,
+    tool_names,
+    tool_texts,
+)
 
 
 async def test_a_parent_delegates_to_self_and_gets_the_childs_answer(family: Family) -> None:
@@ -16,7 +25,10 @@ async def test_a_parent_delegates_to_self_and_gets_the_childs_answer(family: Fam
             {
                 "tool_calls": [
                     delegate_call(
-                        "d1", agent="self", instruction="Count the files.", provider_preferences=TO_CHILD_SCRIPT
+                        "d1",
+                        agent="self",
+                        instruction="Count the files.",
+                        provider_preferences=TO_CHILD_SCRIPT,
                     )
                 ]
             },
@@ -33,8 +45,10 @@ async def test_a_parent_delegates_to_self_and_gets_the_childs_answer(family: Fam
     assert child_id.startswith(f"{host.session_id}-") and child_id.endswith("_self")
     child_events = [e for e in events if e.session_id == child_id]
     assert child_events and all(e.parent_id == host.session_id and e.depth == 1 for e in child_events)
-    assert [e.type for e in child_events][0] == "turn_start" and child_events[-1].type == "complete"
-    assert "".join(e.data["text"] for e in child_events if e.type == "stream.token") == "There are three files."
+    assert child_events[0].type == "turn_start" and child_events[-1].type == "complete"
+    assert (
+        "".join(e.data["text"] for e in child_events if e.type == "stream.token") == "There are three files."
+    )
 
     metadata = family.metadata(child_id)
     assert metadata["parent_id"] == host.session_id and metadata["status"] == "completed"
@@ -100,7 +114,10 @@ async def test_a_shipped_markdown_agent_gets_its_prompt_and_only_its_tools(famil
             {
                 "tool_calls": [
                     delegate_call(
-                        "d1", agent="explorer", instruction="Where is main?", provider_preferences=TO_CHILD_SCRIPT
+                        "d1",
+                        agent="explorer",
+                        instruction="Where is main?",
+                        provider_preferences=TO_CHILD_SCRIPT,
                     )
                 ]
             },
@@ -138,13 +155,19 @@ async def test_a_childs_approval_request_is_answered_through_the_parent_host(fam
         [
             {
                 "tool_calls": [
-                    delegate_call("d1", agent="self", instruction="Write w.txt.", provider_preferences=TO_CHILD_SCRIPT)
+                    delegate_call(
+                        "d1", agent="self", instruction="Write w.txt.", provider_preferences=TO_CHILD_SCRIPT
+                    )
                 ]
             },
             {"text": "Written."},
         ],
         [
-            {"tool_calls": [{"id": "w1", "name": "write_file", "arguments": {"path": "w.txt", "content": "x"}}]},
+            {
+                "tool_calls": [
+                    {"id": "w1", "name": "write_file", "arguments": {"path": "w.txt", "content": "x"}}
+                ]
+            },
             "Wrote it.",
         ],
         foundation_config={"approval": {"mode": "ask"}},

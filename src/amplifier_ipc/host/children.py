@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
 from amplifier_ipc_protocol import methods as m
-from amplifier_ipc_protocol.errors import ComponentNotFound, InvalidParams, ProtocolError
+from amplifier_ipc_protocol.errors import ComponentNotFound, InvalidParams, ProtocolError, RequestCancelled
 
 from . import events as ev
 from .child_context import CONTEXT_DEPTHS, CONTEXT_SCOPES, DELEGATE_TOOL, parent_context_message
@@ -170,6 +170,9 @@ class ChildSessions:
         self.resolve_agent = resolve_agent
         self.live: dict[str, Host] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        self._pumps: set[asyncio.Future[Any]] = set()
+        self._cancelled: dict[str, int] = {}
+        self._closing = False
 
     async def handle(self, method: str, caller: str, params: dict[str, Any]) -> dict[str, Any]:
         """The Router's hook for ``request.session_spawn`` / ``request.session_resume``."""
@@ -264,37 +267,24 @@ class ChildSessions:
             )
 
     async def _run(self, config: SessionConfig, instruction: str, delegation: Delegation) -> dict[str, Any]:
-        from .host import Host  # the Host module imports this one
-
         assert config.session_id is not None
         session_id = config.session_id
         lock = self._locks.setdefault(session_id, asyncio.Lock())
         async with lock:
-            parent = self.parent
-            approvals = parent.router.approvals
-            child = Host(
-                config,
-                limits=parent.limits,
-                interactive=approvals.interactive if approvals is not None else False,
-                resolve_agent=self.resolve_agent,
-            )
-            self.live[session_id] = child
-            final: dict[str, Any] = {}
+            if self._closing:
+                raise RequestCancelled("the parent session is ending; no child session starts now")
+            # The child runs in a task of its own: a cancelled request cancels the child,
+            # and still waits for it to end, so its last events reach the consumer in order.
+            pump = asyncio.ensure_future(self._pump(config, instruction, delegation))
+            self._pumps.add(pump)
+            pump.add_done_callback(self._pumps.discard)
             try:
-                turn = cast("AsyncGenerator[ev.Event, None]", child.run(instruction))
-                async with contextlib.aclosing(turn) as events:
-                    async for event in events:
-                        if event.type == ev.COMPLETE and event.session_id == session_id:
-                            final = event.data
-                        self._relay(session_id, event)
-            finally:
-                self.live.pop(session_id, None)
-                await asyncio.shield(child.close())
-            store = SessionStore(parent.store.sessions_dir, session_id)
-            metadata = store.read_metadata()
-            if metadata.get("delegation") is None or metadata.get("depth") != config.depth:
-                metadata.update(delegation=delegation.to_json(), depth=config.depth)
-                await asyncio.to_thread(store.write_metadata, metadata)
+                final, metadata = await asyncio.shield(pump)
+            except asyncio.CancelledError:
+                self._cancel(session_id, immediate=True)
+                with contextlib.suppress(BaseException):
+                    await pump
+                raise
         if final.get("status") == "failed":
             raise ProtocolError(
                 f"the child session {session_id} ({delegation.agent}) failed: {final.get('error')}",
@@ -306,6 +296,54 @@ class ChildSessions:
             "turn_count": int(metadata.get("turns", 0)),
             "metadata": metadata,
         }
+
+    async def _pump(
+        self, config: SessionConfig, instruction: str, delegation: Delegation
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Run the child's turn, relaying its events; its final data and its metadata."""
+        from .host import Host  # the Host module imports this one
+
+        assert config.session_id is not None
+        session_id, parent = config.session_id, self.parent
+        approvals = parent.router.approvals
+        child = Host(
+            config,
+            limits=parent.limits,
+            interactive=approvals.interactive if approvals is not None else False,
+            resolve_agent=self.resolve_agent,
+        )
+        self.live[session_id] = child
+        final: dict[str, Any] = {}
+        try:
+            turn = cast("AsyncGenerator[ev.Event, None]", child.run(instruction))
+            async with contextlib.aclosing(turn) as events:
+                async for event in events:
+                    if event.type == ev.COMPLETE and event.session_id == session_id:
+                        final = event.data
+                    elif event.type == ev.TURN_START and self._closing:
+                        self._cancel(session_id, immediate=True)  # the parent ended as this child started
+                    self._relay(session_id, event)
+        finally:
+            self.live.pop(session_id, None)
+            self._cancelled.pop(session_id, None)
+            await child.close()
+        store = SessionStore(parent.store.sessions_dir, session_id)
+        metadata = store.read_metadata()
+        if metadata.get("delegation") is None or metadata.get("depth") != config.depth:
+            metadata.update(delegation=delegation.to_json(), depth=config.depth)
+            await asyncio.to_thread(store.write_metadata, metadata)
+        return final, metadata
+
+    async def close(self) -> None:
+        """End of the parent's turn: cancel any child still running and wait for it to end."""
+        self._closing = True
+        try:
+            for session_id in list(self.live):
+                self._cancel(session_id, immediate=True)
+            while self._pumps:
+                await asyncio.gather(*list(self._pumps), return_exceptions=True)
+        finally:
+            self._closing = False
 
     # -- the child's config -----------------------------------------------------
 
@@ -402,8 +440,18 @@ class ChildSessions:
 
     def cancel(self, immediate: bool) -> None:
         """Cancel every live child as the parent is cancelled."""
-        for child in list(self.live.values()):
-            child.cancel(immediate=immediate)
+        for session_id in list(self.live):
+            self._cancel(session_id, immediate)
+
+    def _cancel(self, session_id: str, immediate: bool) -> None:
+        # Each child is cancelled once per level: a second immediate cancel of a
+        # Host ending its turn would cut short the saving of that turn.
+        child = self.live.get(session_id)
+        level = 2 if immediate else 1
+        if child is None or self._cancelled.get(session_id, 0) >= level:
+            return
+        self._cancelled[session_id] = level
+        child.cancel(immediate=immediate)
 
     def _relay(self, child_id: str, event: ev.Event) -> None:
         if event.type == ev.APPROVAL_REQUEST and isinstance(event.data.get("request_id"), str):

@@ -479,6 +479,7 @@ class Host:
         timings: dict[str, float],
     ) -> None:
         step = time.perf_counter()
+        await self.children.close()
         if group is not None:
             await group.teardown(self.limits)
         # Watchers of services that crashed during the turn still report them.
