@@ -98,8 +98,8 @@ def test_a_tool_call_that_hangs_is_cancelled_by_two_interrupts_and_its_call_gets
         lines.append(json.loads(raw))
         if lines[-1]["type"] == "tool_call":
             break
-    log = h.session_dir(cli.home, lines[0]["session_id"]) / "services.log"
-    h.wait_until(lambda: "fault_probe will never answer" in log.read_text(), h.RUN_TIMEOUT_S, "the tool call to hang")
+    marker = cli.cwd / "fault-probe-hanging"
+    h.wait_until(marker.exists, h.RUN_TIMEOUT_S, "the fault service to start the hanging call")
     proc.send_signal(signal.SIGINT)
     for raw in proc.stdout:
         lines.append(json.loads(raw))
@@ -114,7 +114,7 @@ def test_a_tool_call_that_hangs_is_cancelled_by_two_interrupts_and_its_call_gets
     assert result["type"] == "result" and result["status"] == "cancelled"
     turn = h.Turn(130, "", "", lines)
     assert h.metadata(cli.home, turn.session_id)["status"] == "cancelled"
-    messages = finish(cli, h, turn)
+    messages = finish(cli, h, turn, "- text: 'resumed fine'\n  expect: {messages_contain: ['hello', 'after the fault']}\n")
     assert messages[-1]["role"] == "tool" and messages[-1]["content"].startswith("cancelled")
 
 

@@ -9,7 +9,8 @@ wire in ways the protocol library never would. The mode comes from
 - ``crash_describe``: writes a reason to stderr and exits 3 when describe arrives.
 - ``hang_describe``: never answers describe.
 - ``crash_tool``: in the middle of ``fault_probe`` writes half an answer and exits 9.
-- ``hang_tool``: never answers ``fault_probe`` (only a cancel ends the turn).
+- ``hang_tool``: never answers ``fault_probe`` (only a cancel ends the turn); writes
+  ``fault-probe-hanging`` in the working directory when the call is under way.
 - ``garbage``: writes lines that are not JSON-RPC before describe and before each answer.
 - ``huge_line``: before answering ``fault_probe``, writes one line just over the 64 MiB limit.
 - ``slow_stream``: writes the ``fault_probe`` answer a few bytes at a time.
@@ -46,6 +47,8 @@ MAX_LINE_BYTES = 64 * 1024 * 1024
 # A slow stream: the answer goes out in pieces this big, this far apart.
 SLOW_CHUNK_BYTES = 48
 SLOW_PAUSE_S = 0.004
+# Written in the working directory when fault_probe starts to hang.
+HANG_MARKER = "fault-probe-hanging"
 # A hanging or SIGTERM-immune process waits in steps this long (only a signal ends it).
 IDLE_STEP_S = 3600.0
 
@@ -131,6 +134,7 @@ def probe(wire: Wire, mode: str, request_id: Any, params: dict[str, Any]) -> Non
         os._exit(9)
     if mode == "hang_tool":
         log("fault_probe will never answer")
+        Path(HANG_MARKER).write_text(str(os.getpid()))  # tells a test the call is under way
         return
     if mode == "garbage":
         wire.raw(b"garbage in the middle of a call\n\x00\xff not json either\n")
