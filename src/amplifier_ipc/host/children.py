@@ -56,15 +56,15 @@ AgentResolver = Callable[[str], SessionConfig | None]
 Called in a worker thread: it may read definitions and install environments."""
 
 DEFAULT_CONTEXT_TURNS = 3
-# Agent names become part of a session id (a folder name): letters, digits, '_', '.', '-'.
-_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+# Agent names become part of a session id (a folder name): letters, digits, "_" and "-".
+_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 MAX_AGENT_ID_CHARS = 40
 _FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n?(.*)\Z", re.DOTALL)
 
 
 def child_session_id(parent_id: str, agent: str) -> str:
     """``<parent>-<8 hex>_<agent>``: the lineage is readable in the id itself."""
-    safe = _UNSAFE.sub("-", agent).strip("-.") or "agent"
+    safe = _UNSAFE.sub("-", agent).strip("-") or "agent"
     return f"{parent_id}-{uuid.uuid4().hex[:8]}_{safe[:MAX_AGENT_ID_CHARS]}"
 
 

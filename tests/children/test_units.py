@@ -1,0 +1,149 @@
+"""The pure parts of child sessions: options, ids, parent context, session rules, Markdown agents."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from amplifier_ipc_protocol.errors import InvalidParams
+
+from amplifier_ipc.host import SessionConfig
+from amplifier_ipc.host.child_context import apply_session_rules, parent_context_message
+from amplifier_ipc.host.children import Delegation, child_session_id, parse_agent_markdown
+from amplifier_ipc.host.persistence import validate_session_id
+from amplifier_ipc.host.routing import RoutingTable
+
+
+def test_a_child_id_carries_its_parents_id_and_a_folder_safe_agent_name() -> None:
+    child = child_session_id("abc-123", "code reviewer/../x")
+    assert child.startswith("abc-123-") and child.endswith("_code-reviewer-x")
+    assert validate_session_id(child) == child
+
+
+@pytest.mark.parametrize(
+    ("params", "names"),
+    [
+        ({}, "agent name"),
+        ({"agent": "self", "context_depth": "some"}, "context_depth must be one of none, recent, all"),
+        ({"agent": "self", "context_scope": "tools"}, "context_scope must be one of"),
+        ({"agent": "self", "context_turns": 0}, "context_turns must be a whole number"),
+        ({"agent": "self", "exclude_tools": "bash"}, "exclude_tools must be a list of names"),
+        ({"agent": "self", "inherit_hooks": [""]}, "inherit_hooks must be a list of names"),
+        ({"agent": "self", "provider_preferences": [{"model": "x"}]}, "provider_preferences must be a list"),
+        ({"agent": "self", "model_role": 3}, "model_role must be a role name"),
+    ],
+)
+def test_bad_spawn_options_are_refused_naming_the_option(params: dict[str, Any], names: str) -> None:
+    with pytest.raises(InvalidParams, match=names):
+        Delegation.parse(params)
+
+
+def test_spawn_options_default_to_no_context_and_no_filters() -> None:
+    parsed = Delegation.parse({"agent": " explorer "})
+    assert parsed.agent == "explorer" and parsed.context_depth == "none" and parsed.inherit_tools is None
+    assert Delegation.parse(parsed.to_json()) == parsed
+
+
+def _conversation() -> list[dict[str, Any]]:
+    return [
+        {"role": "user", "content": "turn one"},
+        {
+            "role": "assistant",
+            "content": [{"type": "thinking", "thinking": "secret"}, {"type": "text", "text": "looking"}],
+            "tool_calls": [{"id": "c1", "name": "grep", "arguments": {"pattern": "x" * 5000}}],
+        },
+        {
+            "role": "tool",
+            "tool_call_id": "c1",
+            "name": "grep",
+            "content": "found",
+            "metadata": {"success": True},
+        },
+        {"role": "user", "content": "injected", "metadata": {"source": "hook"}},
+        {"role": "assistant", "content": "answer one"},
+        {"role": "user", "content": "turn two"},
+        {
+            "role": "assistant",
+            "content": "",
+            "tool_calls": [{"id": "d1", "name": "delegate", "arguments": {}}],
+        },
+    ]
+
+
+def test_no_context_and_an_empty_parent_give_no_message() -> None:
+    assert parent_context_message(_conversation(), parent_id="p", depth="none", scope="full", turns=3) is None
+    assert parent_context_message([], parent_id="p", depth="all", scope="full", turns=3) is None
+
+
+def test_recent_counts_turns_from_real_user_messages_not_injections() -> None:
+    message = parent_context_message(_conversation(), parent_id="p", depth="recent", scope="full", turns=1)
+    assert message is not None
+    assert "User: turn two" in message["content"] and "turn one" not in message["content"]
+    assert message["metadata"]["source"] == "parent_context"
+
+
+def test_full_scope_quotes_tool_calls_cut_to_size_and_never_thinking() -> None:
+    message = parent_context_message(_conversation(), parent_id="p", depth="all", scope="full", turns=1)
+    assert message is not None
+    text = message["content"]
+    assert "Tool call grep" in text and "Result (success): found" in text and "more characters]" in text
+    assert "secret" not in text and "injected" not in text
+    assert "delegate" not in text  # the unanswered call in flight
+
+
+def _table() -> RoutingTable:
+    tool = {"input_schema": {"type": "object"}}
+    return RoutingTable.build(
+        [
+            (
+                "a",
+                {
+                    "tools": [{"name": n, **tool} for n in ("bash", "read_file", "web_fetch", "web_search")],
+                    "hooks": [
+                        {"name": "logging", "events": ["*"]},
+                        {"name": "approval", "events": ["tool:pre"]},
+                    ],
+                    "providers": [{"name": "scripted"}],
+                },
+            ),
+            ("b", {"providers": [{"name": "anthropic"}], "hooks": [{"name": "logging", "events": ["*"]}]}),
+        ]
+    )
+
+
+def _config(**fields: Any) -> SessionConfig:
+    return SessionConfig(services=[], orchestrator="o", context_manager="c", **fields)
+
+
+def test_rules_filter_tools_by_pattern_and_hooks_by_name_or_service() -> None:
+    table = _table()
+    apply_session_rules(
+        table,
+        _config(inherit_tools=["web_*", "bash"], exclude_tools=["web_search"], exclude_hooks=["b:logging"]),
+        lambda text: None,
+    )
+    assert sorted(table.tools) == ["bash", "web_fetch"]
+    assert [(h.service, h.name) for h in table.hooks_for("tool:pre")] == [("a", "logging"), ("a", "approval")]
+
+
+def test_the_first_offered_preferred_provider_wins_and_none_offered_warns() -> None:
+    config = _config(
+        provider="a:scripted",
+        model="m0",
+        provider_preferences=[{"provider": "openai", "model": "x"}, {"provider": "anthropic", "model": "y"}],
+    )
+    apply_session_rules(_table(), config, lambda text: None)
+    assert (config.provider, config.model) == ("b:anthropic", "y")
+    warnings: list[str] = []
+    config = _config(provider="a:scripted", provider_preferences=[{"provider": "openai"}])
+    apply_session_rules(_table(), config, warnings.append)
+    assert config.provider == "a:scripted" and "openai" in warnings[0] and "a:scripted" in warnings[0]
+
+
+def test_a_markdown_agent_needs_front_matter_with_a_tool_list() -> None:
+    meta, body = parse_agent_markdown("---\nname: x\ntools: [bash]\n---\n\n# X\nDo it.\n", "s:agents/x.md")
+    assert meta["tools"] == ["bash"] and body == "# X\nDo it."
+    with pytest.raises(InvalidParams, match=r"s:agents/y\.md has no YAML front matter"):
+        parse_agent_markdown("# no front matter", "s:agents/y.md")
+    with pytest.raises(InvalidParams, match="tools must be a list"):
+        parse_agent_markdown("---\ntools: bash\n---\nx", "s:agents/z.md")
