@@ -14,7 +14,8 @@ __all__ = ["PROFILES", "refusal", "is_read_only"]
 
 _STANDARD = [
     (
-        r"\brm\s+(-[a-zA-Z]*\s+)*(-[a-zA-Z]*[rR][a-zA-Z]*\s+)(-[a-zA-Z]*\s+)*(/|~|\$HOME|/\*)(\s|$)",
+        # Any options around a recursive flag (-rf, -r -f, --recursive, --no-preserve-root), then / ~ or $HOME.
+        r"\brm\s+(-\S*\s+)*(-[a-zA-Z]*[rR][a-zA-Z]*|--recursive)\s+(-\S*\s+)*(/\*?|~/?|\$HOME/?|\$\{HOME\}/?)(\s|$)",
         "deletes the root or home folder",
     ),
     (r"\bmkfs(\.\w+)?\b", "formats a filesystem"),
