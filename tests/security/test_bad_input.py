@@ -196,7 +196,8 @@ def test_tool_input_that_violates_the_schema_is_refused_before_the_tool_runs(cli
     script = "- text: x\n  tool_calls: [{name: read_file, arguments: {}}, {name: read_file, arguments: {path: 5}}]\n- text: Done.\n"
     turn = cli.turn(script)
     assert turn.returncode == 0
-    results = turn.of_type("tool_result")
+    by_id = {r["id"]: r for r in turn.of_type("tool_result")}
+    results = [by_id[c["id"]] for c in turn.of_type("tool_call")]
     assert [r["success"] for r in results] == [False, False]
     assert results[0]["output"]["message"] == "invalid input for tool read_file: input.path: is required"
     assert results[1]["output"]["message"].startswith("invalid input for tool read_file: input.path: ")
