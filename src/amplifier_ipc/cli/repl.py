@@ -54,8 +54,12 @@ class Repl:
         from prompt_toolkit.history import FileHistory
         from prompt_toolkit.key_binding import KeyBindings
 
+        from ..registry.session import RunRequest
+        from .agents import registry_resolver
+
         self.built = built
         self.config = built.config
+        self.resolve_agent = registry_resolver(RunRequest(working_dir=self.config.working_dir))
         self.console = console()
         self.renderer = EventRenderer(self.console, verbose=verbose())
         bindings = KeyBindings()
@@ -69,7 +73,7 @@ class Repl:
             completer=WordCompleter(list(SLASH_COMMANDS), sentence=True),
             key_bindings=bindings,
         )
-        self.host = Host(self.config, prespawn=True, interactive=True)
+        self.host = Host(self.config, prespawn=True, interactive=True, resolve_agent=self.resolve_agent)
         self.resumed = resumed
 
     @property
@@ -159,7 +163,7 @@ class Repl:
         elif name == "/clear":
             await self.host.close()
             self.config.session_id = None
-            self.host = Host(self.config, prespawn=True, interactive=True)
+            self.host = Host(self.config, prespawn=True, interactive=True, resolve_agent=self.resolve_agent)
             out.print(f"[dim]new session {self.host.session_id[:12]}[/]")
         elif name == "/save":
             self._save(arg)

@@ -158,14 +158,16 @@ def run(
         raise SystemExit(run_repl(built, resumed=resumed))
     import asyncio
 
-    raise SystemExit(asyncio.run(_single(built, text, output, interactive)))
+    raise SystemExit(asyncio.run(_single(built, text, output, interactive, request)))
 
 
-async def _single(built: Any, prompt: str, output: str, interactive: bool) -> int:
+async def _single(built: Any, prompt: str, output: str, interactive: bool, request: Any = None) -> int:
     from ..host import Host
+    from .agents import registry_resolver
     from .turn import drive_turn, exit_code_for
 
-    host = Host(built.config, prespawn=False, interactive=interactive)
+    resolver = registry_resolver(request) if request is not None else None
+    host = Host(built.config, prespawn=False, interactive=interactive, resolve_agent=resolver)
     try:
         if output == "text":
             from .console import console

@@ -57,15 +57,36 @@ def session() -> None:
     """Sessions: list, show, resume, fork, delete, cleanup."""
 
 
+def _tree(sessions: list[dict[str, Any]]) -> list[tuple[dict[str, Any], int]]:
+    """Top-level sessions newest first, each followed by its children (oldest first), depth-first."""
+    ids = {s.get("id") for s in sessions}
+    children: dict[Any, list[dict[str, Any]]] = {}
+    for s in sessions:
+        children.setdefault(s.get("parent_id") if s.get("parent_id") in ids else None, []).append(s)
+    out: list[tuple[dict[str, Any], int]] = []
+
+    def visit(s: dict[str, Any], depth: int) -> None:
+        out.append((s, depth))
+        for child in sorted(children.get(s.get("id"), []), key=lambda c: str(c.get("created", ""))):
+            visit(child, depth + 1)
+
+    for s in children.get(None, []):
+        visit(s, 0)
+    return out
+
+
 @session.command("list")
 @click.option("--all", "show_all", is_flag=True, help="Include child sessions.")
-def session_list(show_all: bool) -> None:
+@click.option("--tree", is_flag=True, help="Show child sessions under their parents.")
+def session_list(show_all: bool, tree: bool) -> None:
     """Sessions, newest first."""
     from rich.table import Table
 
     from ..host.persistence import list_sessions
 
-    sessions = [s for s in list_sessions(home().sessions_dir) if show_all or not s.get("parent_id")]
+    every = list_sessions(home().sessions_dir)
+    rows = _tree(every) if tree else [(s, 0) for s in every if show_all or not s.get("parent_id")]
+    sessions = [s for s, _ in rows]
     if not sessions:
         error_console().print("no sessions yet; start one: amplifier-ipc run PROMPT")
         return
@@ -77,10 +98,13 @@ def session_list(show_all: bool) -> None:
         "interrupted": "yellow",
         "running": "cyan",
     }
-    for s in sessions:
+    for s, depth in rows:
         status = str(s.get("status", ""))
+        sid = str(s.get("id", ""))
         table.add_row(
-            str(s.get("id", ""))[:SHORT_ID],
+            ("  " * (depth - 1) + "└ " + sid[len(str(s.get("parent_id"))) + 1 :])
+            if depth
+            else sid[:SHORT_ID],
             str(s.get("name", "")),
             str(s.get("agent", "")),
             str(s.get("turns", 0)),
@@ -96,7 +120,7 @@ def session_show(session_id: str) -> None:
     """Metadata and transcript of SESSION_ID."""
     from rich.markup import escape
 
-    from ..host.persistence import read_metadata, read_transcript
+    from ..host.persistence import list_sessions, read_metadata, read_transcript
 
     sessions_dir, sid = _resolve(session_id)
     metadata = read_metadata(sessions_dir, sid)
@@ -109,6 +133,17 @@ def session_show(session_id: str) -> None:
     )
     if metadata.get("parent_id"):
         out.print(f"[dim]child of {metadata['parent_id']}[/]")
+    children = sorted(
+        (s for s in list_sessions(sessions_dir) if s.get("parent_id") == sid),
+        key=lambda s: str(s.get("created", "")),
+    )
+    if children:
+        out.print(f"children ({len(children)}):")
+        for child in children:
+            out.print(
+                f"  {escape(str(child.get('id')))}  {escape(str(child.get('agent', '')))} · "
+                f"{child.get('turns', 0)} turns · {child.get('status')} · {escape(str(child.get('name', '')))}"
+            )
     styles = {"user": "bold", "assistant": "", "tool": "dim"}
     for message in read_transcript(sessions_dir, sid):
         role = str(message.get("role"))
