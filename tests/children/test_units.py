@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,7 +11,7 @@ from amplifier_ipc_protocol.errors import InvalidParams
 from amplifier_ipc.host import SessionConfig
 from amplifier_ipc.host.child_context import apply_session_rules, parent_context_message
 from amplifier_ipc.host.children import Delegation, child_session_id, parse_agent_markdown
-from amplifier_ipc.host.persistence import validate_session_id
+from amplifier_ipc.host.persistence import resolve_session_id, validate_session_id
 from amplifier_ipc.host.routing import RoutingTable
 
 
@@ -147,3 +148,11 @@ def test_a_markdown_agent_needs_front_matter_with_a_tool_list() -> None:
         parse_agent_markdown("# no front matter", "s:agents/y.md")
     with pytest.raises(InvalidParams, match="tools must be a list"):
         parse_agent_markdown("---\ntools: bash\n---\nx", "s:agents/z.md")
+
+
+def test_a_prefix_of_a_parents_id_names_the_parent_not_its_children(tmp_path: Path) -> None:
+    for sid in ("abcdef-1", "abcdef-1-0123abcd_self", "abcdef-1-0123abcd_self-99887766_x"):
+        (tmp_path / sid).mkdir()
+        (tmp_path / sid / "metadata.json").write_text("{}")
+    assert resolve_session_id(tmp_path, "abc") == "abcdef-1"
+    assert resolve_session_id(tmp_path, "abcdef-1-0123") == "abcdef-1-0123abcd_self"

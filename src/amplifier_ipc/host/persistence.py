@@ -216,6 +216,8 @@ def resolve_session_id(sessions_dir: Path, prefix: str) -> str:
         return prefix
     matches = sorted(p.name for p in root.iterdir() if p.name.startswith(prefix)) if root.is_dir() else []
     matches = [m for m in matches if (root / m / METADATA_FILE).is_file()]
+    # A child's id starts with its parent's: a prefix of the parent's id names the parent.
+    matches = [m for m in matches if not any(m.startswith(f"{other}-") for other in matches)]
     if not matches:
         raise SessionNotFound(
             f"no session id starts with {prefix!r}", hint="`amplifier-ipc session list` shows the sessions"
