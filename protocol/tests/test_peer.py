@@ -455,3 +455,14 @@ async def test_a_plain_handler_returning_an_awaitable_is_awaited() -> None:
         assert await left.request("wrapped", timeout=DEADLINE_S) == "later"
     finally:
         await close_pair(left, right)
+
+
+async def test_a_notification_that_cannot_be_served_gets_no_answer_and_the_peer_carries_on() -> None:
+    reports: list[str] = []
+    raw = await raw_peer({"ping": lambda p: {}})
+    raw.peer._report = reports.append
+    raw.send(b'{"jsonrpc":"2.0","method":"unknown.thing"}\n{"jsonrpc":"2.0","method":"ping","params":[1]}\n')
+    raw.send(b'{"jsonrpc":"2.0","id":"after","method":"ping"}\n')
+    assert await raw.receive() == {"jsonrpc": "2.0", "id": "after", "result": {}}
+    assert reports == ["notification ping ignored: params must be an object"]
+    raw.close()
