@@ -11,6 +11,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -72,6 +73,21 @@ def _register(home: Path) -> None:
     _cli(["register", str(AGENT_FILE)], env)
 
 
+def _built_elsewhere(environments: Path) -> bool:
+    """True when a script of the shared environments points into another home's folder.
+
+    That happens when a run re-installs lazily (a service's source changed
+    meanwhile) through a test home's ``environments`` symlink: uv writes that
+    path, which dies with the test home.
+    """
+    real = str(environments.resolve())
+    for script in environments.glob("*/bin/amplifier-*"):
+        for found in re.findall(rb"(/[^\s'\"]*/environments/)", script.read_bytes()[:1024]):
+            if not found.decode(errors="replace").startswith(real):
+                return True
+    return False
+
+
 def build_home(root: Path) -> Path:
     """A fresh AMPLIFIER_HOME at ``root`` with every definition registered and the faulty agent installed."""
     ENV_CACHE.mkdir(parents=True, exist_ok=True)
@@ -79,7 +95,8 @@ def build_home(root: Path) -> Path:
     with open(ENV_CACHE / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         _register(cache_home)
-        _cli(["install", "faulty"], clean_env(cache_home))  # a no-op for current environments
+        force = ["--force"] if _built_elsewhere(cache_home / "environments") else []
+        _cli(["install", "faulty", *force], clean_env(cache_home))  # a no-op for current environments
     root.mkdir(parents=True)
     (root / "environments").symlink_to(cache_home / "environments")
     _register(root)
@@ -169,7 +186,11 @@ def assert_nothing_left(home: Path, session_id: str, timeout: float = LEFTOVER_G
     try:
         wait_until(lambda: not processes_of(session_id), timeout, f"no process of session {session_id} left")
         wait_until(lambda: not any(group_alive(g) for g in groups), timeout, f"process groups {groups} gone")
-        wait_until(lambda: not any(pid_alive(p) for p in grandchildren), timeout, f"grandchildren {grandchildren} gone")
+        wait_until(
+            lambda: not any(pid_alive(p) for p in grandchildren),
+            timeout,
+            f"grandchildren {grandchildren} gone",
+        )
     except AssertionError as exc:
         left = processes_of(session_id)
         kill_leftovers(session_id)
@@ -233,7 +254,7 @@ def scripted_position(home: Path, session_id: str) -> int:
 def files_under(folder: Path) -> dict[str, bytes]:
     """Every file under ``folder`` with its bytes (symlinked folders are not followed)."""
     out = {}
-    for dirpath, dirnames, filenames in os.walk(folder):
+    for dirpath, _, filenames in os.walk(folder):
         for name in filenames:
             path = Path(dirpath) / name
             if path.is_file():
@@ -255,7 +276,9 @@ class Turn:
 
     @property
     def result(self) -> dict[str, Any]:
-        assert self.lines and self.lines[-1].get("type") == "result", self.stdout[-2000:] + self.stderr[-2000:]
+        assert self.lines and self.lines[-1].get("type") == "result", (
+            self.stdout[-2000:] + self.stderr[-2000:]
+        )
         return self.lines[-1]
 
     @property
@@ -283,9 +306,17 @@ class Cli:
         self.cwd = cwd
         self.env = clean_env(home)
 
-    def __call__(self, *args: str, input: str = "", timeout: float = RUN_TIMEOUT_S) -> subprocess.CompletedProcess[str]:
+    def __call__(
+        self, *args: str, input: str = "", timeout: float = RUN_TIMEOUT_S
+    ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [CLI, *args], env=self.env, cwd=self.cwd, input=input, capture_output=True, text=True, timeout=timeout
+            [CLI, *args],
+            env=self.env,
+            cwd=self.cwd,
+            input=input,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
         )
 
     def script(self, entries: str, name: str = "script.yaml") -> Path:
@@ -300,7 +331,12 @@ class Cli:
         return [*args, "--output", "stream-json", *extra, prompt]
 
     def turn(
-        self, entries: str, *extra: str, mode: str | None = None, prompt: str = "hello", name: str = "script.yaml"
+        self,
+        entries: str,
+        *extra: str,
+        mode: str | None = None,
+        prompt: str = "hello",
+        name: str = "script.yaml",
     ) -> Turn:
         done = self(*self.run_args(self.script(entries, name), mode, extra, prompt))
         lines = []
@@ -309,7 +345,9 @@ class Cli:
                 lines.append(json.loads(line))
         return Turn(done.returncode, done.stdout, done.stderr, lines)
 
-    def popen(self, entries: str, *extra: str, mode: str | None = None, prompt: str = "hello") -> subprocess.Popen[str]:
+    def popen(
+        self, entries: str, *extra: str, mode: str | None = None, prompt: str = "hello"
+    ) -> subprocess.Popen[str]:
         return subprocess.Popen(
             [CLI, *self.run_args(self.script(entries), mode, extra, prompt)],
             env=self.env,

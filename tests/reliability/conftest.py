@@ -9,7 +9,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "faults"))
 
-import faults_harness  # noqa: E402
+import faults_harness
 
 
 @pytest.fixture(scope="session")

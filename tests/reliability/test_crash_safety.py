@@ -45,7 +45,9 @@ def kill_after(cli: Any, h: Any, event: str, count: int, mode: str = "none") -> 
             if seen == count:
                 break
     else:
-        raise AssertionError(f"the turn ended before {count} {event} events: {proc.stderr.read() if proc.stderr else ''}")
+        raise AssertionError(
+            f"the turn ended before {count} {event} events: {proc.stderr.read() if proc.stderr else ''}"
+        )
     if mode == "hang_tool":
         h.wait_until((cli.cwd / "fault-probe-hanging").exists, h.RUN_TIMEOUT_S, "the hanging tool call")
     proc.kill()
@@ -65,7 +67,14 @@ def check_resume(cli: Any, h: Any, session_id: str) -> list[dict[str, Any]]:
     record = cli.cwd / "calls.jsonl"
     script = h.script_skipping(h.scripted_position(cli.home, session_id), "- text: 'resumed fine'\n")
     again = cli.turn(
-        script, "--session", session_id, "-C", f"scripted.record={record}", mode="none", prompt="after the kill", name="resume.yaml"
+        script,
+        "--session",
+        session_id,
+        "-C",
+        f"scripted.record={record}",
+        mode="none",
+        prompt="after the kill",
+        name="resume.yaml",
     )
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
     assert again.result["response"] == "resumed fine"
@@ -73,7 +82,9 @@ def check_resume(cli: Any, h: Any, session_id: str) -> list[dict[str, Any]]:
     sent = call["request"]["messages"]
     for message in before:
         assert any(
-            s["role"] == message["role"] and _text(s) == _text(message) and s.get("tool_calls", []) == message.get("tool_calls", [])
+            s["role"] == message["role"]
+            and _text(s) == _text(message)
+            and s.get("tool_calls", []) == message.get("tool_calls", [])
             for s in sent
         ), f"message lost on resume: {message}"
     after = h.transcript(cli.home, session_id)

@@ -13,7 +13,9 @@ import signal
 from typing import Any
 
 RESUME = "- text: 'resumed fine'\n  expect: {messages_contain: ['after the fault']}\n"
-RESUME_WITH_HISTORY = "- text: 'resumed fine'\n  expect: {messages_contain: ['hello', 'probe', 'after the fault']}\n"
+RESUME_WITH_HISTORY = (
+    "- text: 'resumed fine'\n  expect: {messages_contain: ['hello', 'probe', 'after the fault']}\n"
+)
 
 
 def services_log(cli: Any, session_id: str) -> str:
@@ -114,7 +116,9 @@ def test_a_tool_call_that_hangs_is_cancelled_by_two_interrupts_and_its_call_gets
     assert result["type"] == "result" and result["status"] == "cancelled"
     turn = h.Turn(130, "", "", lines)
     assert h.metadata(cli.home, turn.session_id)["status"] == "cancelled"
-    messages = finish(cli, h, turn, "- text: 'resumed fine'\n  expect: {messages_contain: ['hello', 'after the fault']}\n")
+    messages = finish(
+        cli, h, turn, "- text: 'resumed fine'\n  expect: {messages_contain: ['hello', 'after the fault']}\n"
+    )
     assert messages[-1]["role"] == "tool" and messages[-1]["content"].startswith("cancelled")
 
 
@@ -144,19 +148,26 @@ def test_an_answer_with_an_id_nobody_asked_for_is_ignored_and_logged(cli, h):
     turn, messages = completed_probe(cli, h, "wrong_id")
     assert turn.tool_result("fault_probe")["output"] == "probe: hi"
     assert "WRONG ANSWER" not in json.dumps(messages) and "WRONG ANSWER" not in turn.stdout
-    assert re.search(r"\[faults\] \(host\) answer for unknown request id 'not-\d+' ignored", services_log(cli, turn.session_id))
+    assert re.search(
+        r"\[faults\] \(host\) answer for unknown request id 'not-\d+' ignored",
+        services_log(cli, turn.session_id),
+    )
 
 
 def test_a_second_answer_to_the_same_request_is_ignored_and_logged(cli, h):
     turn, messages = completed_probe(cli, h, "answer_twice")
     assert turn.tool_result("fault_probe")["output"] == "probe: hi"
     assert "SECOND ANSWER" not in json.dumps(messages) and "SECOND ANSWER" not in turn.stdout
-    assert re.search(r"\[faults\] \(host\) answer for unknown request id \d+ ignored", services_log(cli, turn.session_id))
+    assert re.search(
+        r"\[faults\] \(host\) answer for unknown request id \d+ ignored", services_log(cli, turn.session_id)
+    )
 
 
 def test_a_service_that_ignores_eof_and_sigterm_is_killed_and_the_kill_is_logged(cli, h):
     turn, _ = completed_probe(cli, h, "ignore_term")
-    host_lines = [line for line in services_log(cli, turn.session_id).splitlines() if line.startswith("[faults] (host)")]
+    host_lines = [
+        line for line in services_log(cli, turn.session_id).splitlines() if line.startswith("[faults] (host)")
+    ]
     assert any("SIGKILL" in line or "killed" in line for line in host_lines), (
         "the log should say the Host had to kill faults; it says: " + repr(host_lines)
     )

@@ -20,9 +20,11 @@ FILL_CHUNK = b"\0" * 65536
 def _mount(target: Path) -> str | None:
     """Mount a tmpfs at ``target``; the reason when this machine does not allow it."""
     if os.geteuid() != 0:
-        return "mounting a tmpfs needs root (the tests run as uid %d)" % os.geteuid()
+        return f"mounting a tmpfs needs root (the tests run as uid {os.geteuid()})"
     done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={TMPFS_SIZE}", "tmpfs", str(target)], capture_output=True, text=True
+        ["mount", "-t", "tmpfs", "-o", f"size={TMPFS_SIZE}", "tmpfs", str(target)],
+        capture_output=True,
+        text=True,
     )
     if done.returncode != 0:
         return f"mount -t tmpfs is not permitted here: {done.stderr.strip() or done.returncode}"
@@ -70,7 +72,9 @@ def snapshot(folder: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file() and p.name != ".lock"}
 
 
-def test_a_full_disk_fails_the_turn_clearly_and_damages_nothing_already_written(small_home: Path, cli: Any, h: Any):
+def test_a_full_disk_fails_the_turn_clearly_and_damages_nothing_already_written(
+    small_home: Path, cli: Any, h: Any
+):
     cli.home = small_home
     cli.env = h.clean_env(small_home)
     first = cli.turn(h.PROBE_SCRIPT)
@@ -100,6 +104,8 @@ def test_a_full_disk_fails_the_turn_clearly_and_damages_nothing_already_written(
     assert "Traceback" not in fresh.stderr, fresh.stderr[-3000:]
 
     filler.unlink()
-    again = cli.resume(session_id, "- text: 'resumed fine'\n  expect: {messages_contain: ['hello', 'after the fault']}\n")
+    again = cli.resume(
+        session_id, "- text: 'resumed fine'\n  expect: {messages_contain: ['hello', 'after the fault']}\n"
+    )
     assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
     assert h.transcript(small_home, session_id)[: len(messages)] == messages

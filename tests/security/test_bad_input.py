@@ -32,7 +32,9 @@ def tree(folder: Path) -> dict[str, bytes]:
     for dirpath, _, filenames in os.walk(folder):
         for name in filenames:
             path = Path(dirpath) / name
-            out[str(path.relative_to(folder))] = path.read_bytes() if not path.is_symlink() else b"-> " + str(path.readlink()).encode()
+            out[str(path.relative_to(folder))] = (
+                path.read_bytes() if not path.is_symlink() else b"-> " + str(path.readlink()).encode()
+            )
     return out
 
 
@@ -95,10 +97,16 @@ def test_behaviors_that_form_a_cycle_are_an_error_naming_the_cycle(empty):
         "behavior:\n  ref: b2\n  uuid: 5f0c54c4-4371-4638-87d0-fc0985efdfa5\n  behaviors:\n    - b1: ./b1.yaml\n"
     )
     agent = defs / "cyc.yaml"
-    agent.write_text(AGENT_HEAD.format(ref="cyc", uuid="6f0c54c4-4371-4638-87d0-fc0985efdfa5") + "  behaviors:\n    - b1: ./b1.yaml\n")
+    agent.write_text(
+        AGENT_HEAD.format(ref="cyc", uuid="6f0c54c4-4371-4638-87d0-fc0985efdfa5")
+        + "  behaviors:\n    - b1: ./b1.yaml\n"
+    )
     done = unchanged(empty, "run", "--agent", str(agent), "hi")
     assert done.returncode == 2
-    assert done.stderr == f"error: behaviors form a cycle: cyc -> b1 -> b2 -> b1\nhint: remove 'b1' from the behaviors of {defs / 'b2.yaml'}\n"
+    assert (
+        done.stderr
+        == f"error: behaviors form a cycle: cyc -> b1 -> b2 -> b1\nhint: remove 'b1' from the behaviors of {defs / 'b2.yaml'}\n"
+    )
 
 
 @pytest.fixture
@@ -106,7 +114,7 @@ def html_server(tmp_path: Path) -> Iterator[str]:
     """A loopback web server that answers every path with a sign-in page (what a wrong URL often gives)."""
 
     class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - the http.server API
+        def do_GET(self) -> None:
             body = b"<!DOCTYPE html>\n<html><body>Sign in</body></html>\n"
             self.send_response(200)
             self.send_header("Content-Type", "text/html")
@@ -128,7 +136,10 @@ def html_server(tmp_path: Path) -> Iterator[str]:
 def test_a_behavior_url_that_returns_html_is_refused_with_what_came_back(empty, html_server):
     url = f"{html_server}/behaviors/web.yaml"
     agent = empty.cwd / "defs" / "web.yaml"
-    agent.write_text(AGENT_HEAD.format(ref="web", uuid="7f0c54c4-4371-4638-87d0-fc0985efdfa5") + f"  behaviors:\n    - w: {url}\n")
+    agent.write_text(
+        AGENT_HEAD.format(ref="web", uuid="7f0c54c4-4371-4638-87d0-fc0985efdfa5")
+        + f"  behaviors:\n    - w: {url}\n"
+    )
     for args in (("register", url), ("run", "--agent", str(agent), "hi")):
         done = unchanged(empty, *args)
         assert done.returncode == 2
@@ -139,10 +150,19 @@ def test_a_behavior_url_that_returns_html_is_refused_with_what_came_back(empty, 
 
 
 SETTINGS = {
-    "unknown": ("colour: blue\n", "unknown setting 'colour'\nhint: known settings: agent, provider, model, config, "
-                "allowed_write_paths, denied_write_paths, approval, services, routing, behaviors"),
-    "approval": ("approval: sometimes\n", "setting 'approval' must be one of ask, auto, deny, not 'sometimes'"),
-    "paths": ("allowed_write_paths: /tmp\n", "setting 'allowed_write_paths' must be a list of strings (directories the agent may write)"),
+    "unknown": (
+        "colour: blue\n",
+        "unknown setting 'colour'\nhint: known settings: agent, provider, model, config, "
+        "allowed_write_paths, denied_write_paths, approval, services, routing, behaviors",
+    ),
+    "approval": (
+        "approval: sometimes\n",
+        "setting 'approval' must be one of ask, auto, deny, not 'sometimes'",
+    ),
+    "paths": (
+        "allowed_write_paths: /tmp\n",
+        "setting 'allowed_write_paths' must be a list of strings (directories the agent may write)",
+    ),
     "not-yaml": ("config: [\n", None),
 }
 
@@ -166,7 +186,10 @@ def test_bad_project_settings_are_refused_naming_the_file(empty, case):
 def test_a_malformed_component_flag_is_a_usage_error(cli, flag):
     done = unchanged(cli, "run", "--agent", "faulty", "-C", flag, "hi")
     assert done.returncode == 2
-    assert done.stderr == f"error: -C {flag}: expected COMPONENT.KEY=VALUE\nhint: for example -C bash.timeout=120\n"
+    assert (
+        done.stderr
+        == f"error: -C {flag}: expected COMPONENT.KEY=VALUE\nhint: for example -C bash.timeout=120\n"
+    )
 
 
 def test_a_component_flag_naming_a_missing_script_fails_the_turn_naming_the_file(cli, h):
@@ -181,14 +204,21 @@ def test_a_component_flag_naming_a_missing_script_fails_the_turn_naming_the_file
 @pytest.mark.parametrize("session_id", ["../../etc/passwd", "../x", "/etc", "a/b", "..", "x\0y"])
 def test_a_session_id_with_path_tricks_is_refused_everywhere_and_touches_nothing(cli, h, session_id):
     real = cli.turn("- text: 'a real session'\n").session_id  # something that a trick could reach
-    for args in (("session", "show", session_id), ("session", "delete", session_id), ("run", "--session", session_id, "hi")):
+    for args in (
+        ("session", "show", session_id),
+        ("session", "delete", session_id),
+        ("run", "--session", session_id, "hi"),
+    ):
         if "\0" in session_id:
             with pytest.raises(ValueError):  # the OS refuses NUL in argv before the CLI sees it
                 cli(*args)
             continue
         done = unchanged(cli, *args)
         assert done.returncode == 2
-        assert done.stderr == f"error: invalid session id {session_id!r}\nhint: give a session id or a prefix of one\n"
+        assert (
+            done.stderr
+            == f"error: invalid session id {session_id!r}\nhint: give a session id or a prefix of one\n"
+        )
     assert h.metadata(cli.home, real)["status"] == "completed"
 
 
@@ -218,15 +248,27 @@ def test_non_utf8_bytes_on_the_wire_are_logged_and_skipped(cli, h):
     turn = cli.turn(h.PROBE_SCRIPT, mode="garbage")
     assert turn.returncode == 0
     log = (h.session_dir(cli.home, turn.session_id) / "services.log").read_text(errors="replace")
-    assert "[faults] (host) bad line from the other side (line is not valid JSON: str is not valid UTF-8" in log
+    assert (
+        "[faults] (host) bad line from the other side (line is not valid JSON: str is not valid UTF-8" in log
+    )
 
 
 def test_a_5_mb_prompt_is_refused_before_a_session_is_created(cli):
     sessions = cli.home / "sessions"
     before = set(os.listdir(sessions)) if sessions.exists() else set()
     script = cli.script("- text: 'the model saw it all'\n")
-    done = cli("run", "--agent", "faulty", "--provider", "scripted", "-C", f"scripted.script={script}", "--output", "json",
-               input="p" * HUGE_PROMPT_BYTES)
+    done = cli(
+        "run",
+        "--agent",
+        "faulty",
+        "--provider",
+        "scripted",
+        "-C",
+        f"scripted.script={script}",
+        "--output",
+        "json",
+        input="p" * HUGE_PROMPT_BYTES,
+    )
     assert done.returncode == 2, done.stdout[:600]
     assert "prompt" in done.stderr and "too large" in done.stderr, done.stderr
     assert (set(os.listdir(sessions)) if sessions.exists() else set()) == before
@@ -239,7 +281,11 @@ def test_a_5_mb_prompt_is_refused_before_a_session_is_created(cli):
 def content_service(tmp_path: Path) -> Path:
     """The protocol's sample service, copied so its content folder can hold symlinks."""
     package = tmp_path / "pkgs" / "sample_svc"
-    shutil.copytree(ROOT / "protocol" / "tests" / "fixtures" / "sample_svc", package, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        ROOT / "protocol" / "tests" / "fixtures" / "sample_svc",
+        package,
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
     secret = tmp_path / "outside.md"
     secret.write_text("outside the content folder")
     (package / "context" / "escape.md").symlink_to(secret)
@@ -259,7 +305,10 @@ def content_reads(pythonpath: Path, paths: list[str]) -> list[dict[str, Any]]:
     )
     assert proc.stdin is not None and proc.stdout is not None
     requests = [{"jsonrpc": "2.0", "id": 0, "method": "describe", "params": {}}]
-    requests += [{"jsonrpc": "2.0", "id": n, "method": "content.read", "params": {"path": p}} for n, p in enumerate(paths, 1)]
+    requests += [
+        {"jsonrpc": "2.0", "id": n, "method": "content.read", "params": {"path": p}}
+        for n, p in enumerate(paths, 1)
+    ]
     proc.stdin.write("".join(json.dumps(r) + "\n" for r in requests))
     proc.stdin.flush()
     answers: dict[int, dict[str, Any]] = {}
@@ -273,11 +322,21 @@ def content_reads(pythonpath: Path, paths: list[str]) -> list[dict[str, Any]]:
 
 
 def test_content_read_refuses_dotdot_absolute_and_symlinks_that_leave_the_content(content_service):
-    paths = ["context/../__main__.py", "/etc/hostname", "context/escape.md", "__main__.py", "context/alias.md"]
+    paths = [
+        "context/../__main__.py",
+        "/etc/hostname",
+        "context/escape.md",
+        "__main__.py",
+        "context/alias.md",
+    ]
     dotdot, absolute, escape, outside, alias = content_reads(content_service, paths)
     assert dotdot["error"]["code"] == -32602
     assert dotdot["error"]["message"] == "content path must not contain '..': context/../__main__.py"
     assert absolute["error"]["message"] == "content path must be relative: /etc/hostname"
-    assert escape["error"]["message"] == "content path context/escape.md resolves outside the service's content"
+    assert (
+        escape["error"]["message"] == "content path context/escape.md resolves outside the service's content"
+    )
     assert outside["error"]["message"].startswith("content path __main__.py is outside the content folders (")
-    assert alias["result"]["content"] == (content_service / "sample_svc" / "context" / "sample.md").read_text()
+    assert (
+        alias["result"]["content"] == (content_service / "sample_svc" / "context" / "sample.md").read_text()
+    )

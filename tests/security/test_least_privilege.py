@@ -15,7 +15,17 @@ from typing import Any
 import pytest
 
 # What PROTOCOL §8 gives every service, plus what Python or the OS add on their own.
-BASE_ENV = {"PATH", "HOME", "LANG", "TERM", "TMPDIR", "AMPLIFIER_HOME", "AMPLIFIER_SESSION_ID", "LC_CTYPE", "PWD"}
+BASE_ENV = {
+    "PATH",
+    "HOME",
+    "LANG",
+    "TERM",
+    "TMPDIR",
+    "AMPLIFIER_HOME",
+    "AMPLIFIER_SESSION_ID",
+    "LC_CTYPE",
+    "PWD",
+}
 # Shaped like a real Anthropic key so that the redaction patterns must catch it; not a real key.
 FAKE_KEY = "sk-ant-api03-FAKEfakeFAKEfake0123456789abcdefghijKLMNOPqrstuv-leakcheck"
 
@@ -42,7 +52,9 @@ def test_a_tool_service_sees_no_provider_key_from_the_environment_or_keys_env(cl
     keys_file.write_text("GEMINI_API_KEY=gemini-from-keys-env\n")
     os.chmod(keys_file, 0o600)
     try:
-        cli.env.update(ANTHROPIC_API_KEY="sk-ant-from-environment", OPENAI_API_KEY="sk-openai-from-environment")
+        cli.env.update(
+            ANTHROPIC_API_KEY="sk-ant-from-environment", OPENAI_API_KEY="sk-openai-from-environment"
+        )
         turn = cli.turn(tool_calls(("env_probe", {"names": [*h.PROVIDER_KEYS]})))
     finally:
         keys_file.unlink()
@@ -81,7 +93,10 @@ def test_file_tools_cannot_write_outside_the_working_directory_even_through_syml
     messages = [json.dumps(r["output"]) for r in results]
     for (_, arguments), message in zip(calls[:5], messages[:5], strict=True):
         assert f"writing {arguments['path']} is not allowed: {rule}" in message
-    assert f"writing .git/config is denied: it is under {cwd / '.git'} (files config denied_write_paths)" in messages[5]
+    assert (
+        f"writing .git/config is denied: it is under {cwd / '.git'} (files config denied_write_paths)"
+        in messages[5]
+    )
     assert sorted(p.name for p in outside.iterdir()) == ["target.txt"]
     assert (outside / "target.txt").read_text() == "original\n"
     assert not (cli.cwd.parent / "escape.txt").exists() and not (cli.cwd / ".git" / "config").exists()

@@ -113,7 +113,9 @@ def mode_of(params: Any) -> str:
 
 
 def start_grandchild(escape: bool) -> int:
-    code = "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nwhile True: time.sleep(3600)\n"
+    code = (
+        "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nwhile True: time.sleep(3600)\n"
+    )
     marker = f"fault-grandchild:{os.environ.get('AMPLIFIER_SESSION_ID', '?')}"
     child = subprocess.Popen(
         [sys.executable, "-c", code, marker],
@@ -161,7 +163,11 @@ def probe(wire: Wire, mode: str, request_id: Any, params: dict[str, Any]) -> Non
 def env_probe(params: dict[str, Any]) -> dict[str, Any]:
     names = [str(n) for n in (params.get("input") or {}).get("names") or []]
     present = [n for n in names if n in os.environ]
-    return {"success": True, "output": json.dumps({"present": present, "visible": sorted(os.environ)}), "error": None}
+    return {
+        "success": True,
+        "output": json.dumps({"present": present, "visible": sorted(os.environ)}),
+        "error": None,
+    }
 
 
 def read_secret(params: dict[str, Any]) -> dict[str, Any]:
@@ -196,8 +202,14 @@ def main() -> None:
             if mode == "ignore_term":
                 signal.signal(signal.SIGTERM, signal.SIG_IGN)
             if mode == "garbage":
-                wire.raw(b"this is not json\n[1, 2]\n{\"no\": \"method\"}\n")
-            capabilities = {"tools": TOOLS, "hooks": [], "providers": [], "orchestrators": [], "context_managers": []}
+                wire.raw(b'this is not json\n[1, 2]\n{"no": "method"}\n')
+            capabilities = {
+                "tools": TOOLS,
+                "hooks": [],
+                "providers": [],
+                "orchestrators": [],
+                "context_managers": [],
+            }
             wire.result(request_id, {"name": NAME, "protocol_version": 1, "capabilities": capabilities})
         elif method == "configure":
             mode = mode_of(params)
@@ -214,11 +226,23 @@ def main() -> None:
             elif name == "read_secret":
                 wire.result(request_id, read_secret(params))
             else:
-                wire.send({"jsonrpc": "2.0", "id": request_id, "error": {"code": -32003, "message": f"no tool {name}"}})
+                wire.send(
+                    {
+                        "jsonrpc": "2.0",
+                        "id": request_id,
+                        "error": {"code": -32003, "message": f"no tool {name}"},
+                    }
+                )
         elif method == "ping":
             wire.result(request_id, {})
         else:
-            wire.send({"jsonrpc": "2.0", "id": request_id, "error": {"code": -32601, "message": f"no method {method}"}})
+            wire.send(
+                {
+                    "jsonrpc": "2.0",
+                    "id": request_id,
+                    "error": {"code": -32601, "message": f"no method {method}"},
+                }
+            )
     log("stdin closed")
     if mode == "ignore_term":
         log("ignoring EOF and SIGTERM, as configured")
