@@ -13,11 +13,22 @@ $(CURDIR)/.tools/bin/uv:
 	$(PYTHON) -m venv $(CURDIR)/.tools
 	$(CURDIR)/.tools/bin/pip install --quiet uv
 
-setup: $(UV)
+LOCAL_VENV := $(CURDIR)/services/amplifier-local/.venv
+
+setup: $(UV) $(LOCAL_VENV)/.built
 	$(UV) sync --all-packages --compile-bytecode --quiet
 	@# The workspace packages are editable: compile them too, since a service
 	@# that compiles its modules at every spawn pays for it every turn.
 	$(BIN)/python -m compileall -q -j 0 src protocol/src services/*/src > /dev/null
+
+# The offline model's own venv (not a workspace member): llama-cpp-python
+# builds llama.cpp from source, about 6 minutes on 2 cores, once; uv caches
+# the wheel, so the registry's install of the same service reuses it.
+$(LOCAL_VENV)/.built: $(UV) services/amplifier-local/pyproject.toml protocol/pyproject.toml
+	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(LOCAL_VENV)
+	CMAKE_BUILD_PARALLEL_LEVEL=2 $(UV) pip install --quiet --compile-bytecode \
+		--python $(LOCAL_VENV)/bin/python -e protocol -e services/amplifier-local
+	touch $@
 
 test: setup
 	$(BIN)/pytest $(PYTEST_ARGS)
