@@ -15,9 +15,7 @@ from amplifier_ipc.host.host import Host
 async def test_a_turn_answers_with_the_local_model_and_streams_its_tokens(
     serve_command: list[str], tmp_path: Path
 ) -> None:
-    foundation = shutil.which(
-        "amplifier-foundation-serve", path=str(Path(__import__("sys").executable).parent)
-    )
+    foundation = shutil.which("amplifier-foundation-serve", path=str(Path(sys.executable).parent))
     assert foundation is not None, "the dev venv has amplifier-foundation-serve"
     config = SessionConfig(
         services=[
