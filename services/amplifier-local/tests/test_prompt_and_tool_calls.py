@@ -65,6 +65,7 @@ def test_tool_calls_and_results_become_turns_the_model_can_read() -> None:
 
 def test_tool_choice_none_or_no_tools_means_plain_text() -> None:
     assert tool_mode([WEATHER], "none").tools == ()
+    assert tool_mode([WEATHER], {"type": "none"}).tools == ()
     assert tool_mode([], "required").tools == ()
 
 

@@ -59,7 +59,11 @@ def tool_mode(tools: list[dict[str, Any]], tool_choice: Any) -> ToolMode:
 
     Raises ``ValueError`` naming the offered tools when it names another one.
     """
-    if not tools or tool_choice == "none":
+    if (
+        not tools
+        or tool_choice == "none"
+        or (isinstance(tool_choice, dict) and tool_choice.get("type") == "none")
+    ):
         return ToolMode(tools=(), required=False)
     name = _choice_name(tool_choice)
     if name is not None:
