@@ -65,6 +65,19 @@ def test_a_service_that_crashes_on_describe_fails_the_turn_naming_it_before_any_
     assert finish(cli, h, turn, RESUME) == []
 
 
+def test_stream_json_events_keep_their_own_type_when_their_data_has_a_type_field(cli, h):
+    turn = cli.turn(h.PROBE_SCRIPT, mode="crash_describe")
+    types = [line["type"] for line in turn.lines]
+    assert "error" in types, f"the failed start must be an 'error' event; the types were {types}"
+    ok = cli.turn(h.PROBE_SCRIPT)
+    blocks = {line["type"] for line in ok.lines} & {
+        "stream.content_block_start",
+        "stream.content_block_end",
+        "text",
+    }
+    assert blocks == {"stream.content_block_start", "stream.content_block_end"}, blocks
+
+
 def test_a_service_that_never_answers_describe_fails_the_turn_after_the_describe_timeout(cli, h):
     turn = cli.turn(h.PROBE_SCRIPT, mode="hang_describe")
     assert turn.returncode == 1
@@ -119,7 +132,9 @@ def test_a_tool_call_that_hangs_is_cancelled_by_two_interrupts_and_its_call_gets
     messages = finish(
         cli, h, turn, "- text: 'resumed fine'\n  expect: {messages_contain: ['hello', 'after the fault']}\n"
     )
-    assert messages[-1]["role"] == "tool" and messages[-1]["content"].startswith("cancelled")
+    assert (
+        messages[-1]["role"] == "tool" and "cancelled: the user stopped the turn" in messages[-1]["content"]
+    )
 
 
 def test_garbage_on_a_services_stdout_is_logged_under_its_name_and_the_turn_goes_on(cli, h):

@@ -109,15 +109,19 @@ def test_behaviors_that_form_a_cycle_are_an_error_naming_the_cycle(empty):
     )
 
 
+SIGN_IN_PAGE = b"<!DOCTYPE html>\n<html><body>Sign in</body></html>\n"
+
+
 @pytest.fixture
 def html_server(tmp_path: Path) -> Iterator[str]:
-    """A loopback web server that answers every path with a sign-in page (what a wrong URL often gives)."""
+    """A loopback web server that answers every path with ``served[0]``: a sign-in page at first."""
+    served = [SIGN_IN_PAGE]
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            body = b"<!DOCTYPE html>\n<html><body>Sign in</body></html>\n"
+            body = served[0]
             self.send_response(200)
-            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Type", "text/html" if body.startswith(b"<") else "application/yaml")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
@@ -128,13 +132,13 @@ def html_server(tmp_path: Path) -> Iterator[str]:
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
+    yield f"http://127.0.0.1:{server.server_address[1]}", served
     server.shutdown()
     server.server_close()
 
 
 def test_a_behavior_url_that_returns_html_is_refused_with_what_came_back(empty, html_server):
-    url = f"{html_server}/behaviors/web.yaml"
+    url = f"{html_server[0]}/behaviors/web.yaml"
     agent = empty.cwd / "defs" / "web.yaml"
     agent.write_text(
         AGENT_HEAD.format(ref="web", uuid="7f0c54c4-4371-4638-87d0-fc0985efdfa5")
@@ -272,6 +276,16 @@ def test_a_5_mb_prompt_is_refused_before_a_session_is_created(cli):
     assert done.returncode == 2, done.stdout[:600]
     assert "prompt" in done.stderr and "too large" in done.stderr, done.stderr
     assert (set(os.listdir(sessions)) if sessions.exists() else set()) == before
+
+
+def test_a_url_that_answered_html_once_is_fetched_again_once_it_serves_yaml(empty, html_server):
+    base, served = html_server
+    url = f"{base}/behaviors/late.yaml"
+    assert empty("register", url).returncode == 2
+    served[0] = b"behavior:\n  ref: late\n  uuid: 8f0c54c4-4371-4638-87d0-fc0985efdfa5\n"
+    done = empty("register", url)
+    assert done.returncode == 0, done.stderr
+    assert "registered behavior late" in done.stdout + done.stderr
 
 
 # -- content.read, straight to a service process --------------------------------------------
