@@ -271,3 +271,19 @@ async def test_llama_cpp_is_loaded_on_the_first_complete_not_for_describe(
     maps = _mapped(pid)
     assert "libllama" in maps
     assert ".gguf" in maps, "the model's weights are mapped once it has answered"
+
+
+async def test_the_service_answers_other_requests_while_the_model_generates(
+    local_service: ServiceFactory,
+) -> None:
+    service = await local_service()
+    generating = asyncio.ensure_future(
+        service.complete({"messages": [_user("Write a long story about a dog.")], "max_output_tokens": 300})
+    )
+    await asyncio.wait_for(service.notified.wait(), FIRST_TOKEN_DEADLINE_SECONDS)
+    assert await service.call("ping") == {}
+    assert not generating.done(), "ping was answered while generation went on in its thread"
+    tokens_before = len(service.of("stream.provider.token"))
+    response = await generating
+    assert len(service.of("stream.provider.token")) > tokens_before
+    assert response["usage"]["output_tokens"] > 1
