@@ -102,11 +102,23 @@ async def test_the_model_streams_real_tokens_that_make_up_its_answer(local_servi
     assert response["finish_reason"] in ("stop", "length")
 
 
-async def test_a_request_that_asks_for_no_stream_sends_no_tokens(local_service: ServiceFactory) -> None:
+async def test_a_request_that_asks_for_no_stream_sends_no_notifications(
+    local_service: ServiceFactory,
+) -> None:
     service = await local_service()
     response = await service.complete({"messages": [_user("Hi")], "max_output_tokens": 4, "stream": False})
     assert response["content"][0]["text"]
-    assert service.of("stream.provider.token") == []
+    called = await service.complete(
+        {
+            "messages": [_user("Add 2 and 3.")],
+            "tools": [ADD],
+            "tool_choice": "required",
+            "max_output_tokens": 64,
+            "stream": False,
+        }
+    )
+    assert called["tool_calls"][0]["name"] == "add"
+    assert service.notifications == []
 
 
 async def test_a_required_tool_choice_gives_a_parsable_call_of_an_offered_tool(

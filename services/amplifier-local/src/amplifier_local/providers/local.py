@@ -154,7 +154,8 @@ class LocalProvider:
                     data={"retryable": generation.finish_reason != "length", "reply": text[:500]},
                 ) from None
             call = ToolCall(id=f"call_{uuid.uuid4().hex[:12]}", name=name, arguments=arguments)
-            await self.host.notify("stream.provider.tool_call_start", {"id": call.id, "name": call.name})
+            if request.stream is not False:
+                await self.host.notify("stream.provider.tool_call_start", {"id": call.id, "name": call.name})
             return ChatResponse(
                 content=[], tool_calls=[call], usage=usage, finish_reason="tool_calls", metadata=metadata
             )
