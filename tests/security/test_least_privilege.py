@@ -162,6 +162,7 @@ def test_a_key_in_a_tool_result_or_error_never_reaches_a_file_the_session_wrote(
     leaked = sorted(name for name, data in written.items() if FAKE_KEY.encode() in data)
     assert leaked == [], f"the fake key is in {leaked}"
     assert FAKE_KEY[:24] not in json.dumps(h.transcript(cli.home, turn.session_id))
+    assert FAKE_KEY not in turn.stdout, "the key is in the events streamed to the consumer"
 
 
 def test_keys_env_is_written_0600_and_a_wider_one_is_refused(cli):
