@@ -305,6 +305,7 @@ class Cli:
         self.home = home
         self.cwd = cwd
         self.env = clean_env(home)
+        self.started: list[subprocess.Popen[str]] = []
 
     def __call__(
         self, *args: str, input: str = "", timeout: float = RUN_TIMEOUT_S
@@ -348,7 +349,8 @@ class Cli:
     def popen(
         self, entries: str, *extra: str, mode: str | None = None, prompt: str = "hello"
     ) -> subprocess.Popen[str]:
-        return subprocess.Popen(
+        """A turn left running for the test to signal; it is killed at teardown if still alive."""
+        proc = subprocess.Popen(
             [CLI, *self.run_args(self.script(entries), mode, extra, prompt)],
             env=self.env,
             cwd=self.cwd,
@@ -357,6 +359,18 @@ class Cli:
             stderr=subprocess.PIPE,
             text=True,
         )
+        self.started.append(proc)
+        return proc
+
+    def close(self) -> None:
+        """Kill what ``popen`` started and the test left behind (a failed assertion mid-turn)."""
+        for proc in self.started:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            for stream in (proc.stdout, proc.stderr):
+                if stream is not None:
+                    stream.close()
 
     def resume(self, session_id: str, entries: str, prompt: str = "after the fault") -> Turn:
         """One more turn of ``session_id``, with a script that continues at the provider's saved position."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,10 +19,12 @@ def installed_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def cli(installed_home: Path, tmp_path: Path) -> faults_harness.Cli:
+def cli(installed_home: Path, tmp_path: Path) -> Iterator[faults_harness.Cli]:
     work = tmp_path / "project"
     work.mkdir()
-    return faults_harness.Cli(installed_home, work)
+    runner = faults_harness.Cli(installed_home, work)
+    yield runner
+    runner.close()
 
 
 @pytest.fixture
