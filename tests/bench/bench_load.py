@@ -169,7 +169,7 @@ async def load(home: Path, root: Path) -> list[dict[str, Any]]:
     failed = SESSIONS * TURNS_PER_SESSION - done
     rate = done / elapsed
     label = f"load {SESSIONS} sessions x {TURNS_PER_SESSION} turns"
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "name": f"{label}: turns per second (floor: one session's cold turns, sequential)",
             "value": round(rate, 2),
