@@ -22,8 +22,10 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -63,8 +65,13 @@ LONG_PROMPT = (
 )
 
 
+# The prompt cache of the measured services goes here, not to the user's home.
+_HOME = tempfile.mkdtemp(prefix="bench-local-")
+
+
 def _env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR")}
+    base = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR")}
+    return {**base, "AMPLIFIER_HOME": _HOME}
 
 
 class _Service:
@@ -286,7 +293,10 @@ def run() -> list[dict[str, Any]]:
             f"bench_local: skipped, {SERVE_COMMAND} is absent (build the amplifier-local venv first)\n"
         )
         return []
-    return asyncio.run(_measure())
+    try:
+        return asyncio.run(_measure())
+    finally:
+        shutil.rmtree(_HOME, ignore_errors=True)
 
 
 if __name__ == "__main__":

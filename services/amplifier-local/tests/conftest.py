@@ -93,6 +93,8 @@ async def start_local_service(
 ) -> LocalService:
     """Start ``command`` as the Host would: own process group, a minimal environment."""
     base = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR")}
+    # The prompt cache lives under AMPLIFIER_HOME: never the user's own.
+    base["AMPLIFIER_HOME"] = str(cwd / "amplifier-home")
     stderr_path = cwd / f"service-{len(list(cwd.glob('service-*.log')))}.log"
     with stderr_path.open("wb") as stderr:
         process = await asyncio.wait_for(

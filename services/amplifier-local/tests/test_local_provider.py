@@ -299,3 +299,50 @@ async def test_the_service_answers_other_requests_while_the_model_generates(
     response = await generating
     assert len(service.of("stream.provider.token")) > tokens_before
     assert response["usage"]["output_tokens"] > 1
+
+
+LONG_SYSTEM = "You answer questions about the sea. " + " ".join(
+    f"Fact {i}: the tide rises and falls twice a day." for i in range(30)
+)
+
+
+async def _answer_in_new_process(local_service: ServiceFactory, config: dict[str, Any]) -> dict[str, Any]:
+    service = await local_service(config)
+    response = await service.complete(
+        {"system": LONG_SYSTEM, "messages": [_user("What moves the tide?")], "max_output_tokens": 12}
+    )
+    await service.close()
+    return response
+
+
+async def test_the_next_process_reuses_the_prompt_kept_on_disk_and_answers_the_same(
+    local_service: ServiceFactory, tmp_path: Path
+) -> None:
+    config = {"temperature": 0, "seed": 5, "prompt_cache_dir": str(tmp_path / "cache")}
+    first = await _answer_in_new_process(local_service, config)
+    assert first["usage"]["cache_read_tokens"] == 0
+    assert len(list((tmp_path / "cache").glob("*.state"))) == 1
+    second = await _answer_in_new_process(local_service, config)
+    assert second["usage"]["cache_read_tokens"] == second["usage"]["input_tokens"] - 1
+    assert second["content"] == first["content"]
+
+
+@pytest.mark.parametrize("kept", [1000, 0.5], ids=["cut in its header", "cut in its state"])
+async def test_a_damaged_prompt_cache_file_is_ignored(
+    local_service: ServiceFactory, tmp_path: Path, kept: float
+) -> None:
+    config = {"temperature": 0, "seed": 5, "prompt_cache_dir": str(tmp_path / "cache")}
+    first = await _answer_in_new_process(local_service, config)
+    (state,) = (tmp_path / "cache").glob("*.state")
+    data = state.read_bytes()
+    state.write_bytes(data[: int(kept if kept >= 1 else len(data) * kept)])
+    second = await _answer_in_new_process(local_service, config)
+    assert second["usage"]["cache_read_tokens"] == 0
+    assert second["content"] == first["content"]
+
+
+async def test_prompt_cache_false_writes_nothing(local_service: ServiceFactory, tmp_path: Path) -> None:
+    config = {"prompt_cache": False, "prompt_cache_dir": str(tmp_path / "cache")}
+    response = await _answer_in_new_process(local_service, config)
+    assert response["content"]
+    assert not (tmp_path / "cache").exists()

@@ -136,6 +136,8 @@ def test_a_reply_that_is_not_a_valid_call_says_why(reply: str, why: str) -> None
         ({"temperature": -1}, "temperature must be a number"),
         ({"model_path": ""}, "model_path must be the path of a GGUF file"),
         ({"seed": 1.5}, "seed must be an integer"),
+        ({"prompt_cache": "yes"}, "prompt_cache must be true or false"),
+        ({"prompt_cache_dir": ""}, "prompt_cache_dir must be a folder path"),
     ],
 )
 def test_bad_config_is_refused_saying_what_is_wrong(config: dict[str, object], why: str) -> None:

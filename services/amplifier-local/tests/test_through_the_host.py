@@ -21,7 +21,11 @@ async def test_a_turn_answers_with_the_local_model_and_streams_its_tokens(
         services=[
             ServiceSpec(name="foundation", command=[foundation]),
             ServiceSpec(
-                name="local", command=serve_command, config={"local": {"max_output_tokens": 24, "seed": 3}}
+                name="local",
+                command=serve_command,
+                config={
+                    "local": {"max_output_tokens": 24, "seed": 3, "prompt_cache_dir": str(tmp_path / "cache")}
+                },
             ),
         ],
         orchestrator="foundation:streaming",

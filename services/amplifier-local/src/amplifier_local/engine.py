@@ -16,6 +16,7 @@ from typing import Any
 
 from amplifier_ipc_protocol.errors import ProviderError
 
+from .prompt_cache import PromptCache, common_prefix, default_cache_folder
 from .settings import Settings
 
 __all__ = ["CHATML_TEMPLATE", "Engine", "Generation", "ModelFacts", "import_llama_cpp", "read_facts"]
@@ -98,6 +99,8 @@ class Generation:
     completion_tokens: int
     finish_reason: str
     """``stop`` (the model ended), ``length`` (max tokens) or ``cancelled``."""
+    cached_tokens: int = 0
+    """Prompt tokens not evaluated because their state was kept (in memory or on disk)."""
 
 
 class Engine:
@@ -121,6 +124,10 @@ class Engine:
         self.facts = facts
         self.lock = threading.Lock()
         self._formatter = self._chat_formatter()
+        self._cache: PromptCache | None = None
+        if settings.prompt_cache:
+            folder = Path(settings.prompt_cache_dir) if settings.prompt_cache_dir else default_cache_folder()
+            self._cache = PromptCache(folder, path, facts.n_ctx, str(llama_cpp.__version__))
 
     def _chat_formatter(self) -> Any:
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
@@ -163,7 +170,13 @@ class Engine:
         pieces: list[str] = []
         finish = "stop"
         with self.lock:
-            stream = self._llama.create_completion(
+            llama = self._llama
+            if self._cache is not None:
+                self._cache.restore(llama, prompt)
+            kept = llama.input_ids[: llama.n_tokens].tolist()
+            # llama.cpp decodes at least the prompt's last token again.
+            cached = min(common_prefix(kept, prompt), len(prompt) - 1) if prompt else 0
+            stream = llama.create_completion(
                 prompt=prompt,
                 max_tokens=max_tokens,
                 temperature=temperature,
@@ -185,12 +198,15 @@ class Engine:
                         finish = str(choice["finish_reason"])
             finally:
                 stream.close()
+            if self._cache is not None and finish != "cancelled":
+                self._cache.save(llama)
             text = "".join(pieces)
             return Generation(
                 text=text,
                 prompt_tokens=len(prompt),
                 completion_tokens=self.count_tokens(text),
                 finish_reason=finish,
+                cached_tokens=max(cached, 0),
             )
 
     def close(self) -> None:

@@ -33,7 +33,16 @@ DEFAULT_MAX_OUTPUT_TOKENS = 512
 # Low but not zero: greedy decoding makes a tiny model repeat itself.
 DEFAULT_TEMPERATURE = 0.2
 
-_KNOWN_KEYS = ("model_path", "n_ctx", "n_threads", "max_output_tokens", "temperature", "seed")
+_KNOWN_KEYS = (
+    "model_path",
+    "n_ctx",
+    "n_threads",
+    "max_output_tokens",
+    "temperature",
+    "seed",
+    "prompt_cache",
+    "prompt_cache_dir",
+)
 
 
 def _positive_int(config: dict[str, Any], key: str) -> int | None:
@@ -55,6 +64,9 @@ class Settings:
     max_output_tokens: int = DEFAULT_MAX_OUTPUT_TOKENS
     temperature: float = DEFAULT_TEMPERATURE
     seed: int | None = None
+    prompt_cache: bool = True
+    """Keep the evaluated prompt on disk between turns (see ``prompt_cache.py``)."""
+    prompt_cache_dir: str | None = None
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Settings:
@@ -74,6 +86,12 @@ class Settings:
         seed = config.get("seed")
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
             raise InvalidParams(f"local: seed must be an integer, got {seed!r}")
+        prompt_cache = config.get("prompt_cache", True)
+        if not isinstance(prompt_cache, bool):
+            raise InvalidParams(f"local: prompt_cache must be true or false, got {prompt_cache!r}")
+        cache_dir = config.get("prompt_cache_dir")
+        if cache_dir is not None and (not isinstance(cache_dir, str) or not cache_dir):
+            raise InvalidParams(f"local: prompt_cache_dir must be a folder path, got {cache_dir!r}")
         return cls(
             model_path=model_path,
             n_ctx=_positive_int(config, "n_ctx") or DEFAULT_N_CTX,
@@ -81,6 +99,8 @@ class Settings:
             max_output_tokens=_positive_int(config, "max_output_tokens") or DEFAULT_MAX_OUTPUT_TOKENS,
             temperature=float(temperature),
             seed=seed,
+            prompt_cache=prompt_cache,
+            prompt_cache_dir=cache_dir,
         )
 
 

@@ -137,6 +137,7 @@ class LocalProvider:
             input_tokens=generation.prompt_tokens,
             output_tokens=generation.completion_tokens,
             total_tokens=generation.prompt_tokens + generation.completion_tokens,
+            cache_read_tokens=generation.cached_tokens,
         )
         metadata = {"model": engine.facts.name}
         text = generation.text.strip()
