@@ -60,6 +60,8 @@ class PromptCache:
         """Load the saved state into ``llama`` when it shares more of ``prompt`` than ``llama`` does."""
         import llama_cpp
 
+        if not hasattr(llama, "_requires_eval"):
+            return  # a llama-cpp-python whose internals this was not written against
         try:
             with self.path.open("rb") as file:
                 if file.readline() != _MAGIC:
