@@ -14,6 +14,7 @@ from amplifier_ipc_protocol.errors import InternalError, MethodNotFound, Provide
 from amplifier_ipc_protocol.testing import (
     HostDouble,
     python_module,
+    python_service,
     run_service,
     service_env,
     start_service,
@@ -280,3 +281,12 @@ def _alive(pid: int) -> bool:
     except OSError:
         return False
     return data[data.rfind(b")") + 2 : data.rfind(b")") + 3] != b"Z"
+
+
+async def test_a_python_service_turn_runs_the_module_and_reaches_its_hook(tmp_path: Path) -> None:
+    pythonpath = {"PYTHONPATH": os.pathsep.join([str(FIXTURES), *sys.path])}
+    async with python_service("sample_svc", cwd=tmp_path, home=tmp_path, extra_env=pythonpath) as host:
+        denied = await host.emit_hook("tool:pre", {"name": "forbidden"}, name="audit")
+        modified = await host.emit_hook("tool:pre", {"name": "echo"})
+    assert (denied["action"], denied["reason"]) == ("DENY", "forbidden tool")
+    assert modified["data"] == {"name": "echo", "audited": True}

@@ -61,6 +61,7 @@ __all__ = [
     "ProviderReply",
     "start_service",
     "run_service",
+    "python_service",
     "python_module",
     "service_env",
     "SPAWN_TIMEOUT_S",
@@ -210,6 +211,15 @@ class HostDouble:
         result: dict[str, Any] = await self.call(
             m.TOOL_EXECUTE, {"name": name, "input": tool_input}, timeout=timeout
         )
+        return result
+
+    async def emit_hook(self, event: str, data: dict[str, Any], *, name: str | None = None) -> dict[str, Any]:
+        """Send ``hook.emit``: to the service's hook ``name``, or to all its hooks
+        registered for ``event``; returns the HookResult."""
+        params: dict[str, Any] = {"event": event, "data": data}
+        if name is not None:
+            params["name"] = name
+        result: dict[str, Any] = await self.call(m.HOOK_EMIT, params)
         return result
 
     def notified(self, method: str) -> list[dict[str, Any]]:
@@ -494,3 +504,29 @@ async def run_service(
             await host.close()
         raise
     await host.close()
+
+
+def python_service(
+    module: str,
+    *,
+    cwd: Path | str,
+    home: Path,
+    state: dict[str, Any] | None = None,
+    config: dict[str, Any] | None = None,
+    extra_env: Mapping[str, str] | None = None,
+    handlers: Mapping[str, Handler] | None = None,
+) -> contextlib.AbstractAsyncContextManager[HostDouble]:
+    """One turn of ``python -m module`` (see ``run_service``), in the Host's
+    environment for a user whose home is ``home`` (see ``service_env``)::
+
+        async with python_service("amplifier_modes", cwd=work, home=home, state=state) as host:
+            ...
+    """
+    return run_service(
+        python_module(module),
+        cwd=cwd,
+        env=service_env(home=home, extra=extra_env),
+        state=state,
+        config=config,
+        handlers=handlers,
+    )

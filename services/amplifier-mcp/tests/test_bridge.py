@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from amplifier_ipc_protocol import ProtocolError
+from amplifier_ipc_protocol.testing import HostDouble, python_service
 
 MODULE = "amplifier_mcp"
 FIXTURE_SERVER = Path(__file__).parent / "fixtures" / "fixture_mcp_server.py"
@@ -66,13 +67,12 @@ def config(*servers: dict[str, Any], **fields: Any) -> dict[str, Any]:
     return {"mcp": {"servers": list(servers), **fields}}
 
 
-def tool_names(host: Any) -> list[str]:
+def tool_names(host: HostDouble) -> list[str]:
     return [t["name"] for t in host.describe["capabilities"]["tools"]]
 
 
-async def call(host: Any, name: str, **input: Any) -> dict[str, Any]:
-    result: dict[str, Any] = await host.call("tool.execute", {"name": name, "input": input})
-    return result
+async def call(host: HostDouble, name: str, **input: Any) -> dict[str, Any]:
+    return await host.execute_tool(name, input)
 
 
 def children_of(pid: int) -> list[int]:
@@ -104,16 +104,20 @@ async def until(condition: Any, what: str) -> None:
         await asyncio.sleep(0.02)
 
 
-async def test_describe_offers_every_tool_of_every_server_with_its_schema(work: Path, service: Any) -> None:
-    async with service(MODULE, cwd=work, home=work, config=config(time_server(), git_server(work))) as host:
+async def test_describe_offers_every_tool_of_every_server_with_its_schema(work: Path) -> None:
+    async with python_service(
+        MODULE, cwd=work, home=work, config=config(time_server(), git_server(work))
+    ) as host:
         tools = {t["name"]: t for t in host.describe["capabilities"]["tools"]}
     assert {"time__get_current_time", "time__convert_time", "git__git_status", "git__git_log"} <= set(tools)
     assert tools["git__git_status"]["input_schema"]["required"] == ["repo_path"]
     assert tools["time__get_current_time"]["description"].startswith("[MCP time] ")
 
 
-async def test_calls_reach_the_real_servers(work: Path, service: Any) -> None:
-    async with service(MODULE, cwd=work, home=work, config=config(time_server(), git_server(work))) as host:
+async def test_calls_reach_the_real_servers(work: Path) -> None:
+    async with python_service(
+        MODULE, cwd=work, home=work, config=config(time_server(), git_server(work))
+    ) as host:
         now = await call(host, "time__get_current_time", timezone="Europe/Paris")
         log = await call(host, "git__git_log", repo_path=str(work / "repo"))
     assert now["success"] is True
@@ -121,24 +125,24 @@ async def test_calls_reach_the_real_servers(work: Path, service: Any) -> None:
     assert log["success"] is True and "first commit" in log["output"]
 
 
-async def test_an_error_result_is_a_failed_tool_result_the_model_can_read(work: Path, service: Any) -> None:
-    async with service(MODULE, cwd=work, home=work, config=config(time_server())) as host:
+async def test_an_error_result_is_a_failed_tool_result_the_model_can_read(work: Path) -> None:
+    async with python_service(MODULE, cwd=work, home=work, config=config(time_server())) as host:
         result = await call(host, "time__get_current_time", timezone="Not/AZone")
     assert result["success"] is False
     assert result["error"]["type"] == "McpToolError"
     assert "Not/AZone" in result["error"]["message"]
 
 
-async def test_a_server_that_fails_to_start_is_named_and_the_others_still_work(
-    work: Path, service: Any
-) -> None:
+async def test_a_server_that_fails_to_start_is_named_and_the_others_still_work(work: Path) -> None:
     missing = {"name": "missing", "command": str(work / "no-such-server")}
     crashing = {
         "name": "crashing",
         "command": sys.executable,
         "args": ["-c", "import sys; sys.stderr.write('bad flag\\n'); sys.exit(3)"],
     }
-    async with service(MODULE, cwd=work, home=work, config=config(missing, time_server(), crashing)) as host:
+    async with python_service(
+        MODULE, cwd=work, home=work, config=config(missing, time_server(), crashing)
+    ) as host:
         names = tool_names(host)
         now = await call(host, "time__get_current_time", timezone="UTC")
         log = "\n".join(host.stderr)
@@ -148,19 +152,19 @@ async def test_a_server_that_fails_to_start_is_named_and_the_others_still_work(
     assert "MCP server 'crashing' failed to start" in log and "bad flag" in log
 
 
-async def test_when_no_server_starts_describe_fails_naming_each(work: Path, service: Any) -> None:
+async def test_when_no_server_starts_describe_fails_naming_each(work: Path) -> None:
     broken = {"name": "broken", "command": str(work / "nothing-here")}
     with pytest.raises(ProtocolError) as caught:
-        async with service(MODULE, cwd=work, home=work, config=config(broken)):
+        async with python_service(MODULE, cwd=work, home=work, config=config(broken)):
             pass
     assert "no MCP server started" in caught.value.message
     assert "broken" in caught.value.message
 
 
-async def test_a_call_that_times_out_fails_and_the_server_is_told_to_cancel(work: Path, service: Any) -> None:
+async def test_a_call_that_times_out_fails_and_the_server_is_told_to_cancel(work: Path) -> None:
     marker = work / "cancelled"
     slow = fixture_server("--marker", str(marker), timeout=0.5)
-    async with service(MODULE, cwd=work, home=work, config=config(slow)) as host:
+    async with python_service(MODULE, cwd=work, home=work, config=config(slow)) as host:
         result = await call(host, "fixture__wait", seconds=NEVER_S)
         await until(marker.exists, "the server seeing notifications/cancelled")
         again = await call(host, "fixture__wait", seconds=0)
@@ -170,8 +174,8 @@ async def test_a_call_that_times_out_fails_and_the_server_is_told_to_cancel(work
     assert again["success"] is True and again["output"] == "waited 0.0"
 
 
-async def test_image_and_resource_content_become_blocks(work: Path, service: Any) -> None:
-    async with service(MODULE, cwd=work, home=work, config=config(fixture_server())) as host:
+async def test_image_and_resource_content_become_blocks(work: Path) -> None:
+    async with python_service(MODULE, cwd=work, home=work, config=config(fixture_server())) as host:
         result = await call(host, "fixture__picture")
     assert result["success"] is True
     text, image, resource = result["output"]
@@ -186,9 +190,9 @@ async def test_image_and_resource_content_become_blocks(work: Path, service: Any
     }
 
 
-async def test_no_server_process_is_left_after_the_service_exits(work: Path, service: Any) -> None:
+async def test_no_server_process_is_left_after_the_service_exits(work: Path) -> None:
     servers = config(time_server(), git_server(work), fixture_server("--stubborn", name="stubborn"))
-    async with service(MODULE, cwd=work, home=work, config=servers) as host:
+    async with python_service(MODULE, cwd=work, home=work, config=servers) as host:
         assert host.process is not None
         children = children_of(host.process.pid)
         assert len(children) == 3
@@ -196,9 +200,9 @@ async def test_no_server_process_is_left_after_the_service_exits(work: Path, ser
         await until(lambda pid=pid: not alive(pid), f"MCP server process {pid} exiting")
 
 
-async def test_a_wrong_server_entry_is_left_out_with_a_reason(work: Path, service: Any) -> None:
+async def test_a_wrong_server_entry_is_left_out_with_a_reason(work: Path) -> None:
     entries = config(time_server(), {"name": "bad name!", "command": "x"}, {"name": "nocmd"})
-    async with service(MODULE, cwd=work, home=work, config=entries) as host:
+    async with python_service(MODULE, cwd=work, home=work, config=entries) as host:
         names = tool_names(host)
         log = "\n".join(host.stderr)
     assert names and all(n.startswith("time__") for n in names)
@@ -206,16 +210,16 @@ async def test_a_wrong_server_entry_is_left_out_with_a_reason(work: Path, servic
     assert "mcp server 'nocmd': command must be the program to run" in log
 
 
-async def test_an_unknown_config_field_fails_describe(work: Path, service: Any) -> None:
+async def test_an_unknown_config_field_fails_describe(work: Path) -> None:
     with pytest.raises(ProtocolError) as caught:
-        async with service(MODULE, cwd=work, home=work, config={"mcp": {"server": []}}):
+        async with python_service(MODULE, cwd=work, home=work, config={"mcp": {"server": []}}):
             pass
     assert "unknown fields server" in caught.value.message
 
 
-async def test_env_values_may_name_variables_the_service_was_given(work: Path, service: Any) -> None:
+async def test_env_values_may_name_variables_the_service_was_given(work: Path) -> None:
     entry = time_server() | {"env": {"TOKEN": "${NOT_GIVEN_TO_THE_SERVICE}"}}
-    async with service(MODULE, cwd=work, home=work, config=config(entry, fixture_server())) as host:
+    async with python_service(MODULE, cwd=work, home=work, config=config(entry, fixture_server())) as host:
         names = tool_names(host)
         log = "\n".join(host.stderr)
     assert not any(n.startswith("time__") for n in names)
