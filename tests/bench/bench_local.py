@@ -54,6 +54,8 @@ THROUGHPUT_MIN_RATIO = 0.8
 # The service imports the protocol library and its provider module (never
 # llama.cpp) before describe; that may cost this much over a bare child.
 SPAWN_BUDGET_RATIO = 3.0
+# Reading the kept prompt state must beat evaluating the prompt by far.
+PROMPT_CACHE_BUDGET_RATIO = 0.5
 # Importing llama.cpp and loading 93 MB of weights (memory-mapped) plus one token.
 FIRST_COMPLETE_BUDGET_SECONDS = 3.0
 
@@ -198,6 +200,26 @@ async def _raw_llama(prompt: str) -> dict[str, float]:
     return rates
 
 
+async def _turn_first_answer() -> float:
+    """Seconds from spawning a service to its one-token answer to LONG_PROMPT, as a turn would."""
+    started = time.perf_counter()
+    service, _ = await _spawn()
+    try:
+        await service.call(
+            "provider.complete",
+            {
+                "request": {
+                    "system": LONG_PROMPT,
+                    "messages": [{"role": "user", "content": "What moves the tide?"}],
+                    "max_output_tokens": 1,
+                }
+            },
+        )
+        return time.perf_counter() - started
+    finally:
+        await service.close()
+
+
 async def _measure() -> list[dict[str, Any]]:
     spawn_times: list[float] = []
     bare_times: list[float] = []
@@ -248,6 +270,8 @@ async def _measure() -> list[dict[str, Any]]:
     finally:
         await service.close()
 
+    cold_turn = await _turn_first_answer()
+    warm_turn = await _turn_first_answer()
     load = os.getloadavg()[0]
     return [
         _row(
@@ -265,6 +289,14 @@ async def _measure() -> list[dict[str, Any]]:
             floor=None,
             budget=FIRST_COMPLETE_BUDGET_SECONDS,
             note="imports llama.cpp, loads SmolLM2-135M-Instruct (n_ctx 8192), one token",
+        ),
+        _row(
+            "local: a turn's first answer, prompt kept from the last turn",
+            warm_turn,
+            "s",
+            floor=cold_turn,
+            budget=f"<= {PROMPT_CACHE_BUDGET_RATIO}x",
+            note="spawn, load, ~470-token system prompt, one token; floor: the same with no kept prompt",
         ),
         _row(
             "local: prompt processing",
