@@ -50,7 +50,7 @@ import signal
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from . import methods as m
 from .errors import InternalError, MethodNotFound, ProtocolError
@@ -180,6 +180,35 @@ class HostDouble:
         if process.stderr is not None:
             self._stderr_task = asyncio.ensure_future(self._drain_stderr(process.stderr))
         self.peer.start()
+
+    @classmethod
+    async def spawn(
+        cls,
+        command: Sequence[str],
+        *,
+        cwd: Path | str,
+        env: Mapping[str, str] | None = None,
+        state: dict[str, Any] | None = None,
+        handlers: Mapping[str, Handler] | None = None,
+        name: str | None = None,
+        echo_stderr: bool = True,
+    ) -> Self:
+        """``start_service`` for a subclass: the double is an instance of ``cls``."""
+        argv = list(command)
+        process = await asyncio.wait_for(
+            asyncio.create_subprocess_exec(
+                *argv,
+                cwd=str(cwd),
+                env=dict(env) if env is not None else service_env(),
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                start_new_session=True,
+            ),
+            SPAWN_TIMEOUT_S,
+        )
+        label = name or (argv[2] if argv[1:2] == ["-m"] and len(argv) > 2 else Path(argv[0]).name)
+        return cls(process, name=label, state=state, handlers=handlers, echo_stderr=echo_stderr)
 
     # -- what the test does ---------------------------------------------------
 
@@ -458,21 +487,9 @@ async def start_service(
     """Start ``command`` as the Host does (own process group, ``cwd``, only
     ``env``, default ``service_env()``) and connect a ``HostDouble`` to it.
     Nothing is sent yet: call ``describe_service`` first, as the Host does."""
-    argv = list(command)
-    process = await asyncio.wait_for(
-        asyncio.create_subprocess_exec(
-            *argv,
-            cwd=str(cwd),
-            env=dict(env) if env is not None else service_env(),
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            start_new_session=True,
-        ),
-        SPAWN_TIMEOUT_S,
+    return await HostDouble.spawn(
+        command, cwd=cwd, env=env, state=state, handlers=handlers, name=name, echo_stderr=echo_stderr
     )
-    label = name or (argv[2] if argv[1:2] == ["-m"] and len(argv) > 2 else Path(argv[0]).name)
-    return HostDouble(process, name=label, state=state, handlers=handlers, echo_stderr=echo_stderr)
 
 
 @contextlib.asynccontextmanager

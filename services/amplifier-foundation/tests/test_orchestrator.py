@@ -32,7 +32,7 @@ async def test_a_text_only_turn_streams_the_answer_and_fires_the_turn_events_in_
     start_host: Any,
 ) -> None:
     host: FakeHost = await start_host()
-    host.provider_steps = [text_response("Hello there.")]
+    host.provider_replies = [text_response("Hello there.")]
     result = await host.execute("hi")
     assert result == {"response": "Hello there."}
     assert host.event_names() == [
@@ -66,7 +66,7 @@ async def test_provider_stream_tokens_are_relayed_in_order_and_not_repeated(star
         )
         return text_response("Hello!")
 
-    host.provider_steps = [streaming]
+    host.provider_replies = [streaming]
     await host.execute("hi")
     assert host.notified("stream.token") == [{"text": "Hel"}, {"text": "lo"}, {"text": "!"}]
     assert host.notified("stream.content_block_start") == [{"type": "text", "index": 0}]
@@ -78,7 +78,7 @@ async def test_one_tool_call_runs_the_real_tool_and_its_result_reaches_the_next_
 ) -> None:
     (workdir / "notes.txt").write_text("alpha\nbeta\n")
     host: FakeHost = await start_host()
-    host.provider_steps = [
+    host.provider_replies = [
         tool_response(("call_1", "read_file", {"path": "notes.txt"})),
         text_response("It says alpha and beta."),
     ]
@@ -122,7 +122,7 @@ async def test_three_tool_calls_of_one_response_overlap_and_results_are_stored_i
         return run
 
     host.tool_handlers = {"a": slow("a", "b"), "b": slow("b", "c"), "c": slow("c", None)}
-    host.provider_steps = [
+    host.provider_replies = [
         tool_response(("c1", "a", {}), ("c2", "b", {}), ("c3", "c", {})),
         text_response("done"),
     ]
@@ -136,9 +136,9 @@ async def test_three_tool_calls_of_one_response_overlap_and_results_are_stored_i
 async def test_a_tool_pre_deny_gives_the_model_the_reason_and_the_tool_never_runs(start_host: Any) -> None:
     host: FakeHost = await start_host()
     host.hook_results["tool:pre"] = {"action": "DENY", "reason": "not on Fridays"}
-    host.provider_steps = [tool_response(("c1", "bash", {"command": "echo hi"})), text_response("ok")]
+    host.provider_replies = [tool_response(("c1", "bash", {"command": "echo hi"})), text_response("ok")]
     await host.execute("run it")
-    assert host.tool_inputs == []
+    assert host.tool_calls == []
     result = host.provider_requests[1]["messages"][-1]
     assert result["content"] == "Error: denied: not on Fridays"
     assert result["metadata"]["success"] is False
@@ -164,9 +164,9 @@ async def test_tool_pre_modify_replaces_the_input_and_tool_post_modify_replaces_
             "result": {"success": True, "output": d["result"]["output"] + " (checked)", "error": None},
         },
     }
-    host.provider_steps = [tool_response(("c1", "echo", {"text": "original"})), text_response("ok")]
+    host.provider_replies = [tool_response(("c1", "echo", {"text": "original"})), text_response("ok")]
     await host.execute("go")
-    assert host.tool_inputs == [("echo", {"text": "changed"})]
+    assert host.tool_calls == [("echo", {"text": "changed"})]
     assert host.transcript[2]["content"] == "got changed (checked)"
 
 
@@ -177,7 +177,7 @@ async def test_an_ephemeral_injection_reaches_the_provider_but_never_the_transcr
         "context_injection": "EPHEMERAL NOTE",
         "ephemeral": True,
     }
-    host.provider_steps = [tool_response(("c1", "todo", {"action": "read"})), text_response("ok")]
+    host.provider_replies = [tool_response(("c1", "todo", {"action": "read"})), text_response("ok")]
     await host.execute("go")
     for request in host.provider_requests:
         assert request["messages"][-1] == {"role": "user", "content": "EPHEMERAL NOTE"}
@@ -188,7 +188,7 @@ async def test_an_ephemeral_injection_reaches_the_provider_but_never_the_transcr
 async def test_a_durable_prompt_submit_injection_is_stored_after_the_prompt(start_host: Any) -> None:
     host: FakeHost = await start_host()
     host.hook_results["prompt:submit"] = {"action": "INJECT_CONTEXT", "context_injection": "Mode: careful"}
-    host.provider_steps = [text_response("ok")]
+    host.provider_replies = [text_response("ok")]
     await host.execute("go")
     assert [m["content"] for m in host.transcript[:2]] == ["go", "Mode: careful"]
 
@@ -203,7 +203,7 @@ async def test_append_to_last_tool_result_lands_in_the_tool_result_of_the_next_c
         "ephemeral": True,
         "append_to_last_tool_result": True,
     }
-    host.provider_steps = [tool_response(("c1", "todo", {"action": "read"})), text_response("ok")]
+    host.provider_replies = [tool_response(("c1", "todo", {"action": "read"})), text_response("ok")]
     await host.execute("go")
     last = host.provider_requests[1]["messages"][-1]
     assert last["role"] == "tool" and last["content"].endswith("\n\nNOTE")
@@ -237,11 +237,11 @@ async def test_ask_user_goes_to_request_approval_and_the_decision_is_honoured(
         "approval_options": ["allow", "deny"],
     }
     host.approvals = [decision]
-    host.provider_steps = [tool_response(("c1", "echo", {})), text_response("ok")]
+    host.provider_replies = [tool_response(("c1", "echo", {})), text_response("ok")]
     await host.execute("go")
     assert host.approval_requests[0]["prompt"] == "Allow echo?"
     assert host.approval_requests[0]["options"] == ["allow", "deny"]
-    assert (host.tool_inputs != []) is runs
+    assert (host.tool_calls != []) is runs
     expected_event = "approval:granted" if runs else "approval:denied"
     assert expected_event in host.event_names()
     content = host.transcript[2]["content"]
@@ -250,7 +250,7 @@ async def test_ask_user_goes_to_request_approval_and_the_decision_is_honoured(
 
 async def test_a_retryable_provider_error_is_retried_then_the_turn_succeeds(start_host: Any) -> None:
     host: FakeHost = await start_host()
-    host.provider_steps = [
+    host.provider_replies = [
         ProviderError("rate limited", data={"retryable": True, "retry_after": 0, "status": 429}),
         text_response("after retry"),
     ]
@@ -265,7 +265,7 @@ async def test_a_retryable_provider_error_is_retried_then_the_turn_succeeds(star
 
 async def test_a_non_retryable_provider_error_fails_the_turn_after_the_end_events(start_host: Any) -> None:
     host: FakeHost = await start_host()
-    host.provider_steps = [ProviderError("bad key", data={"retryable": False, "status": 401})]
+    host.provider_replies = [ProviderError("bad key", data={"retryable": False, "status": 401})]
     with pytest.raises(ProviderError, match="bad key"):
         await host.execute("go")
     assert len(host.provider_requests) == 1
@@ -276,7 +276,7 @@ async def test_a_non_retryable_provider_error_fails_the_turn_after_the_end_event
 async def test_retries_stop_at_max_retries(start_host: Any) -> None:
     host: FakeHost = await start_host()
     overloaded = ProviderError("overloaded", data={"retryable": True, "retry_after": 0, "status": 529})
-    host.provider_steps = [overloaded, overloaded, overloaded]
+    host.provider_replies = [overloaded, overloaded, overloaded]
     with pytest.raises(ProviderError, match="overloaded"):
         await host.execute("go", config={"max_retries": 2})
     assert len(host.provider_requests) == 3
@@ -286,7 +286,7 @@ async def test_max_iterations_ends_the_loop_with_a_clear_message_and_every_call_
     start_host: Any,
 ) -> None:
     host: FakeHost = await start_host()
-    host.provider_steps = [tool_response((f"c{i}", "todo", {"action": "read"})) for i in range(2)]
+    host.provider_replies = [tool_response((f"c{i}", "todo", {"action": "read"})) for i in range(2)]
     result = await host.execute("loop forever", config={"max_iterations": 2})
     assert "after 2 iterations" in result["response"] and "max_iterations" in result["response"]
     assert len(host.provider_requests) == 2
@@ -305,12 +305,12 @@ async def test_graceful_cancel_lets_running_tools_finish_stores_their_results_an
         return {"success": True, "output": "finished", "error": None}
 
     host.tool_handlers["work"] = blocking
-    host.provider_steps = [
+    host.provider_replies = [
         tool_response(("c1", "work", {}), ("c2", "work", {})),
         text_response("never asked"),
     ]
     request_id, task = host.start_execute("go")
-    await host.wait_for(lambda: len(host.tool_inputs) == 2, "both tools to start")
+    await host.wait_for(lambda: len(host.tool_calls) == 2, "both tools to start")
     await host.peer.notify("cancel", {"id": request_id, "graceful": True})
     await host.peer.request("ping", {}, timeout=WAIT_S)  # the cancel has been read
     release.set()
@@ -330,9 +330,9 @@ async def test_immediate_cancel_answers_pending_calls_with_cancelled_results(sta
         raise AssertionError("unreachable")
 
     host.tool_handlers["work"] = forever
-    host.provider_steps = [tool_response(("c1", "work", {}), ("c2", "work", {}))]
+    host.provider_replies = [tool_response(("c1", "work", {}), ("c2", "work", {}))]
     _, task = host.start_execute("go")
-    await host.wait_for(lambda: len(host.tool_inputs) == 2, "both tools to start")
+    await host.wait_for(lambda: len(host.tool_calls) == 2, "both tools to start")
     task.cancel()  # the Peer sends `cancel {id}` for the request
     await host.wait_for(lambda: "prompt:complete" in host.event_names(), "the end events after cancel")
     tool_messages = [m for m in host.transcript if m["role"] == "tool"]
@@ -344,7 +344,7 @@ async def test_immediate_cancel_answers_pending_calls_with_cancelled_results(sta
 
 async def test_an_unknown_tool_becomes_an_error_result_and_a_tool_error_event(start_host: Any) -> None:
     host: FakeHost = await start_host()
-    host.provider_steps = [tool_response(("c1", "no_such_tool", {})), text_response("ok")]
+    host.provider_replies = [tool_response(("c1", "no_such_tool", {})), text_response("ok")]
     await host.execute("go")
     assert "no tool named 'no_such_tool'" in host.transcript[2]["content"]
     assert "tool:error" in host.event_names()
@@ -352,7 +352,7 @@ async def test_an_unknown_tool_becomes_an_error_result_and_a_tool_error_event(st
 
 async def test_model_settings_and_tool_specs_reach_the_provider_request(start_host: Any) -> None:
     host: FakeHost = await start_host()
-    host.provider_steps = [text_response("ok")]
+    host.provider_replies = [text_response("ok")]
     tools = [
         {"name": "read_file", "description": "Read.", "input_schema": {"type": "object", "properties": {}}}
     ]
@@ -376,7 +376,7 @@ async def test_graceful_cancel_during_the_provider_call_answers_its_tool_calls_w
         await asyncio.wait_for(cancelled.wait(), WAIT_S)
         return tool_response(("c1", "bash", {"command": "touch nope"}))
 
-    host.provider_steps = [slow_provider]
+    host.provider_replies = [slow_provider]
     request_id, task = host.start_execute("go")
     await asyncio.wait_for(asked.wait(), WAIT_S)
     await host.peer.notify("cancel", {"id": request_id, "graceful": True})
@@ -384,7 +384,7 @@ async def test_graceful_cancel_during_the_provider_call_answers_its_tool_calls_w
     cancelled.set()
     result = await asyncio.wait_for(task, WAIT_S)
     assert result["response"].startswith("Cancelled")
-    assert host.tool_inputs == []
+    assert host.tool_calls == []
     assert host.transcript[-1]["metadata"] == {"success": False, "cancelled": True}
     assert_every_tool_call_answered(host.transcript)
 
@@ -396,6 +396,6 @@ async def test_a_hooks_user_message_is_shown_as_a_log_notification(start_host: A
         "user_message": "heads up",
         "user_message_level": "warning",
     }
-    host.provider_steps = [tool_response(("c1", "todo", {"action": "read"})), text_response("ok")]
+    host.provider_replies = [tool_response(("c1", "todo", {"action": "read"})), text_response("ok")]
     await host.execute("go")
     assert {"level": "warning", "message": "heads up"} in host.notified("log")
