@@ -1,63 +1,38 @@
 """Shared test helpers: the providers service as a real process, with the test
-acting as its Host through a real Peer."""
+acting as its Host through the protocol library's Host double
+(``amplifier_ipc_protocol.testing``), and loopback vendor servers."""
 
 from __future__ import annotations
 
-import asyncio
-import os
-import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from amplifier_ipc_protocol import Peer
+from amplifier_ipc_protocol import ProviderError
+from amplifier_ipc_protocol.testing import HostDouble, python_module, service_env
 
-# Spawning Python and importing the protocol library takes well under this on
-# a loaded 2-core machine; a service that takes longer is broken.
-SPAWN_DEADLINE_SECONDS = 30.0
-# Answers from the loopback vendor servers come in milliseconds.
-REQUEST_DEADLINE_SECONDS = 30.0
-# Grace for the service to exit once its stdin closes.
-EXIT_DEADLINE_SECONDS = 10.0
 # How often the loopback server checks for shutdown; short so teardown is quick.
 SERVER_POLL_SECONDS = 0.02
 
+# One tool spec, in the ChatRequest's shape, that every vendor test offers.
+TOOLS = [
+    {
+        "name": "bash",
+        "description": "run",
+        "parameters": {"type": "object", "properties": {"command": {"type": "string"}}},
+    }
+]
+# What the loopback vendor streams in the through-the-service tests.
+SERVICE_ANSWER = "From the service."
 
-class ServiceHost:
-    """Plays the Host for one providers-service process: answers state.get /
-    state.set from a dict and keeps every notification it receives."""
 
-    def __init__(self, process: asyncio.subprocess.Process, state: dict[str, Any]) -> None:
-        self.process = process
-        self.state = state
-        self.notifications: list[tuple[str, dict[str, Any]]] = []
-        assert process.stdout is not None and process.stdin is not None
-        self.peer = Peer(
-            process.stdout,
-            process.stdin,
-            name="test-host",
-            handlers={
-                "state.get": self._state_get,
-                "state.set": self._state_set,
-                "request.state_get": self._state_get,
-                "request.state_set": self._state_set,
-            },
-            on_notification=self._notified,
-        )
-        self.peer.start()
+def chat_request(**extra: Any) -> dict[str, Any]:
+    """A ChatRequest of one user message and a system prompt, plus ``extra`` fields."""
+    return {"messages": [{"role": "user", "content": "hi"}], "system": "Be brief.", **extra}
 
-    def _state_get(self, params: dict[str, Any]) -> dict[str, Any]:
-        return {"value": self.state.get(params["key"])}
 
-    def _state_set(self, params: dict[str, Any]) -> dict[str, Any]:
-        self.state[params["key"]] = params["value"]
-        return {"ok": True}
-
-    def _notified(self, method: str, params: dict[str, Any]) -> None:
-        self.notifications.append((method, params))
-
-    async def call(self, method: str, params: dict[str, Any] | None = None) -> Any:
-        return await self.peer.request(method, params, timeout=REQUEST_DEADLINE_SECONDS)
+class ServiceHost(HostDouble):
+    """Plays the Host for one providers-service process."""
 
     async def complete(self, provider: str, request: dict[str, Any]) -> dict[str, Any]:
         result: dict[str, Any] = await self.call(
@@ -66,48 +41,24 @@ class ServiceHost:
         return result
 
     def streamed(self, kind: str = "token") -> str:
-        return "".join(p.get("text", "") for m, p in self.notifications if m == f"stream.provider.{kind}")
-
-    async def close(self) -> int:
-        await self.peer.close()
-        try:
-            return await asyncio.wait_for(self.process.wait(), EXIT_DEADLINE_SECONDS)
-        except TimeoutError:
-            self.process.kill()
-            return await self.process.wait()
-
-
-async def start_service(
-    cwd: str, env: dict[str, str] | None = None, state: dict[str, Any] | None = None
-) -> ServiceHost:
-    """Start ``python -m amplifier_providers`` in ``cwd`` with only ``env`` added
-    to a minimal base environment, as the Host would."""
-    base = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR", "SYSTEMROOT")}
-    process = await asyncio.wait_for(
-        asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "amplifier_providers",
-            cwd=cwd,
-            env={**base, **(env or {})},
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            start_new_session=True,
-        ),
-        SPAWN_DEADLINE_SECONDS,
-    )
-    return ServiceHost(process, state if state is not None else {})
+        return "".join(p.get("text", "") for p in self.notified(f"stream.provider.{kind}"))
 
 
 @pytest.fixture
 async def service_factory(tmp_path: Any) -> AsyncIterator[Any]:
-    """Start providers-service processes in ``tmp_path``; all are closed after the test."""
+    """Start ``python -m amplifier_providers`` in ``tmp_path`` (or ``cwd``) with
+    only ``env`` added to the Host's base environment; all are closed after the test."""
     started: list[ServiceHost] = []
 
     async def factory(
         env: dict[str, str] | None = None, state: dict[str, Any] | None = None, cwd: str | None = None
     ) -> ServiceHost:
-        host = await start_service(cwd or str(tmp_path), env, state)
+        host = await ServiceHost.spawn(
+            python_module("amplifier_providers"),
+            cwd=cwd or str(tmp_path),
+            env=service_env(extra=env),
+            state=state,
+        )
         started.append(host)
         return host
 
@@ -270,3 +221,47 @@ def make_provider() -> Any:
         return instance
 
     return build
+
+
+async def assert_vendor_error_mapped(
+    provider: Any,
+    vendor: LoopbackVendor,
+    reply: dict[str, Any],
+    *,
+    status: int,
+    retryable: bool,
+    retry_after: float | None,
+    fragment: str,
+    vendor_message: str = "vendor says no",
+) -> None:
+    """The vendor answers ``reply`` (an error); the provider raises a
+    ProviderError carrying the retry data, a message with ``fragment`` and the
+    vendor's own words, after one request (the SDK's own retries are off)."""
+    vendor.queue(reply)
+    with pytest.raises(ProviderError) as info:
+        await provider.complete(chat_request())
+    data = info.value.data
+    assert (data["retryable"], data["retry_after"], data["status"]) == (retryable, retry_after, status)
+    assert fragment in info.value.message and vendor_message in info.value.message
+    assert len(vendor.received) == 1
+
+
+async def complete_through_the_service(
+    service_factory: Any,
+    vendor: LoopbackVendor,
+    provider: str,
+    reply: dict[str, Any],
+    *,
+    config: dict[str, Any],
+    env: dict[str, str] | None = None,
+) -> None:
+    """A real service process, configured for ``provider`` with ``config``,
+    completes a request against the loopback ``vendor`` answering ``reply``
+    (which streams SERVICE_ANSWER); the answer comes back both as the response
+    and as the stream notifications relayed to the Host."""
+    vendor.queue(reply)
+    host = await service_factory(env=env)
+    await host.configure({provider: config})
+    response = await host.complete(provider, chat_request())
+    assert response["content"] == [{"type": "text", "text": SERVICE_ANSWER}]
+    assert host.streamed() == SERVICE_ANSWER

@@ -10,6 +10,8 @@ from amplifier_ipc_protocol import ProviderError
 from amplifier_providers.conversation import MISSING_RESULT_NOTE
 from amplifier_providers.providers.anthropic import Anthropic
 
+from .conftest import assert_vendor_error_mapped, chat_request, complete_through_the_service
+
 USAGE = {
     "input_tokens": 10,
     "output_tokens": 1,
@@ -70,10 +72,6 @@ def _key_sent(headers: dict[str, str]) -> str | None:
     return headers.get("x-api-key") or headers.get("authorization", "").removeprefix("Bearer ") or None
 
 
-def _request(**extra: Any) -> dict[str, Any]:
-    return {"messages": [{"role": "user", "content": "hi"}], "system": "You are terse.", **extra}
-
-
 @pytest.fixture
 def claude(vendor: Any, make_provider: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test")
@@ -82,7 +80,7 @@ def claude(vendor: Any, make_provider: Any, monkeypatch: pytest.MonkeyPatch) -> 
 
 async def test_a_plain_answer_carries_text_usage_and_cache_counts(claude: Any, vendor: Any) -> None:
     vendor.queue({"json_body": _message([{"type": "text", "text": "Hello."}])})
-    response = await claude.complete(_request(stream=False))
+    response = await claude.complete(chat_request(stream=False))
     assert response["content"] == [{"type": "text", "text": "Hello."}]
     assert response["finish_reason"] == "stop"
     assert response["usage"] == {
@@ -96,7 +94,7 @@ async def test_a_plain_answer_carries_text_usage_and_cache_counts(claude: Any, v
     assert sent.path == "/v1/messages"
     assert _key_sent(sent.headers) == "sk-ant-test"
     assert sent.body["system"] == [
-        {"type": "text", "text": "You are terse.", "cache_control": {"type": "ephemeral"}}
+        {"type": "text", "text": "Be brief.", "cache_control": {"type": "ephemeral"}}
     ]
     assert sent.body["messages"] == [
         {"role": "user", "content": [{"type": "text", "text": "hi", "cache_control": {"type": "ephemeral"}}]}
@@ -107,7 +105,7 @@ async def test_a_plain_answer_carries_text_usage_and_cache_counts(claude: Any, v
 
 async def test_streamed_text_arrives_as_provider_token_notifications(claude: Any, vendor: Any) -> None:
     vendor.queue(_sse([_text_block("Hel", "lo ", "there.")]))
-    response = await claude.complete(_request())
+    response = await claude.complete(chat_request())
     assert response["content"] == [{"type": "text", "text": "Hello there."}]
     assert vendor.received[0].body["stream"] is True
     assert claude.host.kinds() == ["content_block_start", "token", "token", "token", "content_block_end"]
@@ -128,7 +126,7 @@ async def test_a_tool_call_round_trip_keeps_the_call_id(claude: Any, vendor: Any
             "parameters": {"type": "object", "properties": {"command": {"type": "string"}}},
         }
     ]
-    first = await claude.complete(_request(tools=tools))
+    first = await claude.complete(chat_request(tools=tools))
     assert first["tool_calls"] == [{"id": "toolu_42", "name": "bash", "arguments": {"command": "ls"}}]
     assert first["finish_reason"] == "tool_calls"
     assert ("tool_call_start", {"id": "toolu_42", "name": "bash"}) in [
@@ -168,7 +166,7 @@ async def test_thinking_streams_and_its_signature_is_sent_back_next_turn(claude:
         ],
     )
     vendor.queue(_sse([thinking, _text_block("Answer.")]))
-    first = await claude.complete(_request(reasoning_effort="low"))
+    first = await claude.complete(chat_request(reasoning_effort="low"))
     assert first["content"][0] == {"type": "thinking", "thinking": "Let me think.", "signature": "sig-abc"}
     assert claude.host.streamed("thinking") == "Let me think."
     body = vendor.received[0].body
@@ -227,22 +225,17 @@ async def test_vendor_errors_become_provider_errors_with_retry_data(
     fragment: str,
 ) -> None:
     body = {"type": "error", "error": {"type": "some_error", "message": "vendor says no"}}
-    vendor.queue({"status": status, "json_body": body, "headers": headers})
-    with pytest.raises(ProviderError) as info:
-        await claude.complete(_request())
-    assert info.value.data["retryable"] is retryable
-    assert info.value.data["retry_after"] == retry_after
-    assert info.value.data["status"] == status
-    assert fragment in info.value.message
-    assert "vendor says no" in info.value.message
-    assert len(vendor.received) == 1  # the SDK's own retries are off
+    reply = {"status": status, "json_body": body, "headers": headers}
+    await assert_vendor_error_mapped(
+        claude, vendor, reply, status=status, retryable=retryable, retry_after=retry_after, fragment=fragment
+    )
 
 
 async def test_an_overloaded_error_inside_the_stream_is_retryable(claude: Any, vendor: Any) -> None:
     error = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
     vendor.queue({"sse": [("error", error)]})
     with pytest.raises(ProviderError) as info:
-        await claude.complete(_request())
+        await claude.complete(chat_request())
     assert info.value.data["retryable"] is True
     assert info.value.data["status"] == 529
 
@@ -253,7 +246,7 @@ async def test_a_missing_key_names_the_variable_to_set(
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
     provider = make_provider(Anthropic, {"base_url": vendor.url})
     with pytest.raises(ProviderError) as info:
-        await provider.complete(_request())
+        await provider.complete(chat_request())
     assert "set ANTHROPIC_API_KEY" in info.value.message
     assert info.value.data["retryable"] is False
     assert vendor.received == []
@@ -262,12 +255,15 @@ async def test_a_missing_key_names_the_variable_to_set(
 async def test_the_service_process_streams_anthropic_answers_to_its_host(
     service_factory: Any, vendor: Any
 ) -> None:
-    vendor.queue(_sse([_text_block("From ", "the ", "service.")]))
-    host = await service_factory(env={"ANTHROPIC_API_KEY": "sk-ant-proc"})
-    await host.call("configure", {"config": {"anthropic": {"base_url": vendor.url}}})
-    response = await host.complete("anthropic", _request())
-    assert response["content"] == [{"type": "text", "text": "From the service."}]
-    assert host.streamed() == "From the service."
+    reply = _sse([_text_block("From ", "the ", "service.")])
+    await complete_through_the_service(
+        service_factory,
+        vendor,
+        "anthropic",
+        reply,
+        config={"base_url": vendor.url},
+        env={"ANTHROPIC_API_KEY": "sk-ant-proc"},
+    )
     assert _key_sent(vendor.received[0].headers) == "sk-ant-proc"
 
 
@@ -281,7 +277,7 @@ async def test_redacted_thinking_goes_back_unchanged_and_caching_can_be_off(
         {"type": "tool_use", "id": "toolu_r", "name": "bash", "input": {"command": "ls"}},
     ]
     vendor.queue({"json_body": _message(blocks, stop="tool_use")})
-    first = await claude.complete(_request(stream=False))
+    first = await claude.complete(chat_request(stream=False))
     assert first["content"] == [{"type": "redacted_thinking", "data": "opaque=="}]
     assert first["tool_calls"] == [{"id": "toolu_r", "name": "bash", "arguments": {"command": "ls"}}]
     assert vendor.received[0].body["thinking"] == {"type": "enabled", "budget_tokens": 2048}

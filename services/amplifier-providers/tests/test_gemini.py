@@ -7,8 +7,9 @@ import base64
 from typing import Any
 
 import pytest
-from amplifier_ipc_protocol import ProviderError
 from amplifier_providers.providers.gemini import Gemini
+
+from .conftest import TOOLS, assert_vendor_error_mapped, chat_request, complete_through_the_service
 
 USAGE = {
     "promptTokenCount": 40,
@@ -42,19 +43,6 @@ def _field(body: dict[str, Any], camel: str) -> Any:
     return body[camel] if camel in body else body[snake]
 
 
-def _request(**extra: Any) -> dict[str, Any]:
-    return {"messages": [{"role": "user", "content": "hi"}], "system": "Be brief.", **extra}
-
-
-TOOLS = [
-    {
-        "name": "bash",
-        "description": "run",
-        "parameters": {"type": "object", "properties": {"command": {"type": "string"}}},
-    }
-]
-
-
 @pytest.fixture
 def gemini(vendor: Any, make_provider: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.delenv("GOOGLE_API_KEY", raising=False)
@@ -64,7 +52,7 @@ def gemini(vendor: Any, make_provider: Any, monkeypatch: pytest.MonkeyPatch) -> 
 
 async def test_a_plain_answer_carries_text_and_usage(gemini: Any, vendor: Any) -> None:
     vendor.queue({"json_body": _response([{"text": "Hello."}])})
-    response = await gemini.complete(_request(stream=False))
+    response = await gemini.complete(chat_request(stream=False))
     assert response["content"] == [{"type": "text", "text": "Hello."}]
     assert response["finish_reason"] == "stop"
     assert response["usage"] == {
@@ -89,7 +77,7 @@ async def test_streamed_text_and_thoughts_arrive_as_notifications(gemini: Any, v
             [{"text": "lo.", "thoughtSignature": SIGNATURE}],
         )
     )
-    response = await gemini.complete(_request(reasoning_effort="low"))
+    response = await gemini.complete(chat_request(reasoning_effort="low"))
     assert response["content"] == [
         {"type": "thinking", "thinking": "Pondering."},
         {"type": "text", "text": "Hello.", "signature": SIGNATURE},
@@ -109,7 +97,7 @@ async def test_a_function_call_round_trip_keeps_ids_and_signatures(gemini: Any, 
     }
     unnamed = {"functionCall": {"name": "bash", "args": {"command": "pwd"}}}
     vendor.queue(_sse([{"text": "Looking."}], [call, unnamed]))
-    first = await gemini.complete(_request(tools=TOOLS, tool_choice={"name": "bash"}))
+    first = await gemini.complete(chat_request(tools=TOOLS, tool_choice={"name": "bash"}))
     calls = first["tool_calls"]
     assert calls[0] == {"id": "fc_1", "name": "bash", "arguments": {"command": "ls"}, "signature": SIGNATURE}
     assert calls[1]["id"].startswith("gemini-gen-") and calls[1]["arguments"] == {"command": "pwd"}
@@ -160,23 +148,22 @@ async def test_vendor_errors_become_provider_errors_with_retry_data(
     fragment: str,
 ) -> None:
     body = {"error": {"code": status, "message": "vendor says no", "status": "SOMETHING"}}
-    vendor.queue({"status": status, "json_body": body, "headers": headers})
-    with pytest.raises(ProviderError) as info:
-        await gemini.complete(_request())
-    assert info.value.data["retryable"] is retryable
-    assert info.value.data["retry_after"] == retry_after
-    assert info.value.data["status"] == status
-    assert fragment in info.value.message and "vendor says no" in info.value.message
-    assert len(vendor.received) == 1
+    reply = {"status": status, "json_body": body, "headers": headers}
+    await assert_vendor_error_mapped(
+        gemini, vendor, reply, status=status, retryable=retryable, retry_after=retry_after, fragment=fragment
+    )
 
 
 async def test_the_service_process_streams_gemini_answers_to_its_host(
     service_factory: Any, vendor: Any
 ) -> None:
-    vendor.queue(_sse([{"text": "From "}], [{"text": "the service."}]))
-    host = await service_factory(env={"GEMINI_API_KEY": "gem-proc"})
-    await host.call("configure", {"config": {"gemini": {"base_url": vendor.url}}})
-    response = await host.complete("gemini", _request())
-    assert response["content"] == [{"type": "text", "text": "From the service."}]
-    assert host.streamed() == "From the service."
+    reply = _sse([{"text": "From "}], [{"text": "the service."}])
+    await complete_through_the_service(
+        service_factory,
+        vendor,
+        "gemini",
+        reply,
+        config={"base_url": vendor.url},
+        env={"GEMINI_API_KEY": "gem-proc"},
+    )
     assert vendor.received[0].headers["x-goog-api-key"] == "gem-proc"

@@ -6,8 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from amplifier_ipc_protocol import ProviderError
 from amplifier_providers.providers.ollama import Ollama
+
+from .conftest import TOOLS, assert_vendor_error_mapped, chat_request, complete_through_the_service
 
 
 def _line(message: dict[str, Any], done: bool = False) -> dict[str, Any]:
@@ -26,19 +27,6 @@ def _stream(*messages: dict[str, Any]) -> dict[str, Any]:
     return {"ndjson": [_line(m) for m in messages] + [_line({}, done=True)]}
 
 
-def _request(**extra: Any) -> dict[str, Any]:
-    return {"messages": [{"role": "user", "content": "hi"}], "system": "Be brief.", **extra}
-
-
-TOOLS = [
-    {
-        "name": "bash",
-        "description": "run",
-        "parameters": {"type": "object", "properties": {"command": {"type": "string"}}},
-    }
-]
-
-
 @pytest.fixture
 def llama(vendor: Any, make_provider: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.delenv("OLLAMA_API_KEY", raising=False)
@@ -47,7 +35,7 @@ def llama(vendor: Any, make_provider: Any, monkeypatch: pytest.MonkeyPatch) -> A
 
 async def test_a_plain_answer_carries_text_usage_and_the_context_window(llama: Any, vendor: Any) -> None:
     vendor.queue({"json_body": {**_line({"content": "Hello."}, done=True)}})
-    response = await llama.complete(_request(stream=False))
+    response = await llama.complete(chat_request(stream=False))
     assert response["content"] == [{"type": "text", "text": "Hello."}]
     assert response["usage"] == {"input_tokens": 21, "output_tokens": 6, "total_tokens": 27}
     assert response["finish_reason"] == "stop"
@@ -64,7 +52,7 @@ async def test_a_plain_answer_carries_text_usage_and_the_context_window(llama: A
 
 async def test_streamed_text_and_thinking_arrive_as_notifications(llama: Any, vendor: Any) -> None:
     vendor.queue(_stream({"thinking": "Hmm."}, {"content": "Hel"}, {"content": "lo."}))
-    response = await llama.complete(_request(reasoning_effort="high"))
+    response = await llama.complete(chat_request(reasoning_effort="high"))
     assert response["content"] == [
         {"type": "thinking", "thinking": "Hmm."},
         {"type": "text", "text": "Hello."},
@@ -75,7 +63,7 @@ async def test_streamed_text_and_thinking_arrive_as_notifications(llama: Any, ve
 
 async def test_a_tool_call_round_trip_gives_ids_and_sends_results_by_name(llama: Any, vendor: Any) -> None:
     vendor.queue(_stream({"tool_calls": [{"function": {"name": "bash", "arguments": {"command": "ls"}}}]}))
-    first = await llama.complete(_request(tools=TOOLS))
+    first = await llama.complete(chat_request(tools=TOOLS))
     call = first["tool_calls"][0]
     assert (
         call["id"].startswith("ollama-gen-")
@@ -110,20 +98,24 @@ async def test_a_tool_call_round_trip_gives_ids_and_sends_results_by_name(llama:
 async def test_server_errors_become_provider_errors(
     llama: Any, vendor: Any, status: int, retryable: bool, fragment: str
 ) -> None:
-    vendor.queue({"status": status, "json_body": {"error": "server says no"}})
-    with pytest.raises(ProviderError) as info:
-        await llama.complete(_request())
-    assert info.value.data["retryable"] is retryable and info.value.data["status"] == status
-    assert fragment in info.value.message and "server says no" in info.value.message
+    reply = {"status": status, "json_body": {"error": "server says no"}}
+    await assert_vendor_error_mapped(
+        llama,
+        vendor,
+        reply,
+        status=status,
+        retryable=retryable,
+        retry_after=None,
+        fragment=fragment,
+        vendor_message="server says no",
+    )
 
 
 async def test_the_service_process_streams_ollama_answers_to_its_host(
     service_factory: Any, vendor: Any
 ) -> None:
-    vendor.queue(_stream({"content": "From "}, {"content": "the service."}))
-    host = await service_factory()
-    await host.call("configure", {"config": {"ollama": {"base_url": vendor.url, "model": "qwen3"}}})
-    response = await host.complete("ollama", _request())
-    assert response["content"] == [{"type": "text", "text": "From the service."}]
-    assert host.streamed() == "From the service."
+    reply = _stream({"content": "From "}, {"content": "the service."})
+    await complete_through_the_service(
+        service_factory, vendor, "ollama", reply, config={"base_url": vendor.url, "model": "qwen3"}
+    )
     assert vendor.received[0].body["model"] == "qwen3"

@@ -14,6 +14,8 @@ from amplifier_providers.providers.azure_openai import AzureOpenAI
 from amplifier_providers.providers.openai import OpenAI
 from amplifier_providers.providers.openai_compatible import OpenAICompatible
 
+from .conftest import TOOLS, assert_vendor_error_mapped, chat_request, complete_through_the_service
+
 USAGE = {
     "prompt_tokens": 30,
     "completion_tokens": 8,
@@ -54,19 +56,6 @@ def _sse(*deltas: dict[str, Any], finish: str = "stop") -> dict[str, Any]:
     return {"sse": [(None, c) for c in chunks] + [(None, "[DONE]")]}
 
 
-def _request(**extra: Any) -> dict[str, Any]:
-    return {"messages": [{"role": "user", "content": "hi"}], "system": "Be brief.", **extra}
-
-
-TOOLS = [
-    {
-        "name": "bash",
-        "description": "run",
-        "parameters": {"type": "object", "properties": {"command": {"type": "string"}}},
-    }
-]
-
-
 @pytest.fixture
 def gpt(vendor: Any, make_provider: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-openai-test")
@@ -75,7 +64,7 @@ def gpt(vendor: Any, make_provider: Any, monkeypatch: pytest.MonkeyPatch) -> Any
 
 async def test_a_plain_answer_carries_text_and_usage(gpt: Any, vendor: Any) -> None:
     vendor.queue({"json_body": _completion({"content": "Hello."})})
-    response = await gpt.complete(_request(stream=False))
+    response = await gpt.complete(chat_request(stream=False))
     assert response["content"] == [{"type": "text", "text": "Hello."}]
     assert response["usage"] == {
         "input_tokens": 30,
@@ -97,7 +86,7 @@ async def test_a_plain_answer_carries_text_and_usage(gpt: Any, vendor: Any) -> N
 
 async def test_streamed_text_arrives_as_provider_token_notifications(gpt: Any, vendor: Any) -> None:
     vendor.queue(_sse({"content": "Hel"}, {"content": "lo."}))
-    response = await gpt.complete(_request(reasoning_effort="high"))
+    response = await gpt.complete(chat_request(reasoning_effort="high"))
     assert response["content"] == [{"type": "text", "text": "Hello."}]
     assert response["usage"]["input_tokens"] == 30
     assert gpt.host.kinds() == ["content_block_start", "token", "token", "content_block_end"]
@@ -124,7 +113,7 @@ async def test_a_tool_call_round_trip_keeps_the_call_id(gpt: Any, vendor: Any) -
             finish="tool_calls",
         )
     )
-    first = await gpt.complete(_request(tools=TOOLS, tool_choice="required"))
+    first = await gpt.complete(chat_request(tools=TOOLS, tool_choice="required"))
     assert first["tool_calls"] == [{"id": "call_abc", "name": "bash", "arguments": {"command": "ls"}}]
     assert first["finish_reason"] == "tool_calls"
     assert ("stream.provider.tool_call_start", {"id": "call_abc", "name": "bash"}) in gpt.host.notifications
@@ -182,20 +171,14 @@ async def test_vendor_errors_become_provider_errors_with_retry_data(
     retry_after: float | None,
     fragment: str,
 ) -> None:
-    vendor.queue(
-        {
-            "status": status,
-            "json_body": {"error": {"message": "vendor says no", "type": "x"}},
-            "headers": headers,
-        }
+    reply = {
+        "status": status,
+        "json_body": {"error": {"message": "vendor says no", "type": "x"}},
+        "headers": headers,
+    }
+    await assert_vendor_error_mapped(
+        gpt, vendor, reply, status=status, retryable=retryable, retry_after=retry_after, fragment=fragment
     )
-    with pytest.raises(ProviderError) as info:
-        await gpt.complete(_request())
-    assert info.value.data["retryable"] is retryable
-    assert info.value.data["retry_after"] == retry_after
-    assert info.value.data["status"] == status
-    assert fragment in info.value.message and "vendor says no" in info.value.message
-    assert len(vendor.received) == 1
 
 
 async def test_azure_calls_the_deployment_with_the_api_version_and_key(
@@ -206,7 +189,7 @@ async def test_azure_calls_the_deployment_with_the_api_version_and_key(
         AzureOpenAI, {"endpoint": vendor.url, "deployment": "my-gpt", "api_version": "2024-10-21"}
     )
     vendor.queue(_sse({"content": "From Azure."}))
-    response = await azure.complete(_request())
+    response = await azure.complete(chat_request())
     assert response["content"][0]["text"] == "From Azure."
     assert azure.host.streamed() == "From Azure."
     sent = vendor.received[0]
@@ -221,7 +204,7 @@ async def test_azure_401_names_its_own_key_variable(
     azure = make_provider(AzureOpenAI, {"endpoint": vendor.url, "deployment": "d"})
     vendor.queue({"status": 401, "json_body": {"error": {"message": "Access denied", "code": "401"}}})
     with pytest.raises(ProviderError) as info:
-        await azure.complete(_request())
+        await azure.complete(chat_request())
     assert "set AZURE_OPENAI_API_KEY" in info.value.message and info.value.data["retryable"] is False
 
 
@@ -231,7 +214,7 @@ async def test_azure_without_a_deployment_says_what_to_configure(
     monkeypatch.setenv("AZURE_OPENAI_API_KEY", "k")
     azure = make_provider(AzureOpenAI, {"endpoint": vendor.url})
     with pytest.raises(ProviderError) as info:
-        await azure.complete(_request())
+        await azure.complete(chat_request())
     assert "azure_openai.deployment" in info.value.message
     assert vendor.received == []
 
@@ -261,7 +244,7 @@ async def test_a_compatible_server_needs_no_key_and_streams_reasoning_and_tools(
             finish="tool_calls",
         )
     )
-    response = await local.complete(_request(tools=TOOLS))
+    response = await local.complete(chat_request(tools=TOOLS))
     assert response["content"] == [
         {"type": "thinking", "thinking": "Think first."},
         {"type": "text", "text": "Ok."},
@@ -276,7 +259,7 @@ async def test_a_compatible_server_needs_no_key_and_streams_reasoning_and_tools(
 async def test_a_compatible_server_without_base_url_says_what_to_configure(make_provider: Any) -> None:
     local = make_provider(OpenAICompatible, {"model": "qwen"})
     with pytest.raises(ProviderError) as info:
-        await local.complete(_request())
+        await local.complete(chat_request())
     assert "openai_compatible.base_url" in info.value.message
 
 
@@ -290,7 +273,7 @@ async def test_a_refused_connection_is_a_retryable_error(
         port = probe.getsockname()[1]
     local = make_provider(OpenAICompatible, {"base_url": f"http://127.0.0.1:{port}/v1", "model": "m"})
     with pytest.raises(ProviderError) as info:
-        await local.complete(_request())
+        await local.complete(chat_request())
     assert info.value.data["retryable"] is True and info.value.data["status"] is None
     assert "could not be reached" in info.value.message
 
@@ -298,19 +281,22 @@ async def test_a_refused_connection_is_a_retryable_error(
 async def test_the_service_process_streams_openai_answers_to_its_host(
     service_factory: Any, vendor: Any
 ) -> None:
-    vendor.queue(_sse({"content": "From "}, {"content": "the service."}))
-    host = await service_factory(env={"OPENAI_API_KEY": "sk-proc"})
-    await host.call("configure", {"config": {"openai": {"base_url": vendor.url + "/v1"}}})
-    response = await host.complete("openai", _request())
-    assert response["content"] == [{"type": "text", "text": "From the service."}]
-    assert host.streamed() == "From the service."
+    reply = _sse({"content": "From "}, {"content": "the service."})
+    await complete_through_the_service(
+        service_factory,
+        vendor,
+        "openai",
+        reply,
+        config={"base_url": vendor.url + "/v1"},
+        env={"OPENAI_API_KEY": "sk-proc"},
+    )
     assert vendor.received[0].headers["authorization"] == "Bearer sk-proc"
 
 
 async def test_a_non_streamed_tool_call_with_broken_arguments_keeps_the_text(gpt: Any, vendor: Any) -> None:
     call = {"id": "call_b", "type": "function", "function": {"name": "bash", "arguments": '{"command": '}}
     vendor.queue({"json_body": _completion({"content": None, "tool_calls": [call]}, finish="tool_calls")})
-    response = await gpt.complete(_request(tools=TOOLS, stream=False))
+    response = await gpt.complete(chat_request(tools=TOOLS, stream=False))
     assert response["tool_calls"] == [
         {"id": "call_b", "name": "bash", "arguments": {"_unparsed_arguments": '{"command": '}}
     ]
