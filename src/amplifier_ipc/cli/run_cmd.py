@@ -41,9 +41,11 @@ def build_for_run(request: Any, *, quiet: bool) -> Any:
     from ..registry.session import build_session
 
     amp = home()
+    if quiet:  # machine output: no progress, and no rich import on the way
+        return build_session(amp, request, progress=None)
     out = error_console()
-    if quiet or not out.is_terminal:
-        return build_session(amp, request, progress=None if quiet else lambda m: out.print(f"[dim]{m}[/]"))
+    if not out.is_terminal:
+        return build_session(amp, request, progress=lambda message: out.print(f"[dim]{message}[/]"))
     with out.status("preparing") as status:
         return build_session(amp, request, progress=lambda message: status.update(message))
 

@@ -42,6 +42,7 @@ from amplifier_ipc_protocol.errors import ComponentNotFound, InvalidParams, Prot
 
 from . import events as ev
 from .child_context import CONTEXT_DEPTHS, CONTEXT_SCOPES, DELEGATE_TOOL, parent_context_message
+from .child_spare import SELF_AGENT, SpareChild
 from .config import SessionConfig
 from .errors import PersistenceError, SessionNotFound
 from .persistence import SessionStore, read_metadata
@@ -173,6 +174,7 @@ class ChildSessions:
         self._pumps: set[asyncio.Future[Any]] = set()
         self._cancelled: dict[str, int] = {}
         self._closing = False
+        self._spare = SpareChild()
 
     async def handle(self, method: str, caller: str, params: dict[str, Any]) -> dict[str, Any]:
         """The Router's hook for ``request.session_spawn`` / ``request.session_resume``."""
@@ -189,7 +191,9 @@ class ChildSessions:
         delegation = Delegation.parse(params)
         self._check_depth()
         config = await self._config_for(delegation)
-        config.session_id = child_session_id(self.parent.session_id, delegation.agent)
+        spare = self._spare.claim(delegation.agent, config)  # it sets the session id it started with
+        if spare is None:
+            config.session_id = child_session_id(self.parent.session_id, delegation.agent)
         context = parent_context_message(
             self.parent.store.read_transcript(),
             parent_id=self.parent.session_id,
@@ -198,7 +202,35 @@ class ChildSessions:
             turns=delegation.context_turns,
         )
         config.initial_messages = [context] if context is not None else []
-        return await self._run(config, instruction, delegation)
+        return await self._run(config, instruction, delegation, spare)
+
+    def prepare_spare(self) -> None:
+        """The model announced a ``delegate`` call: start a ``self`` child's services now (child_spare.py)."""
+        parent = self.parent
+        if (
+            self._closing
+            or self._spare.host is not None
+            or parent.config.depth + 1 > parent.limits.max_delegation_depth
+            or DELEGATE_TOOL not in parent.router.table.tools
+        ):
+            return
+        config = self._clone()
+        config.session_id = child_session_id(parent.session_id, SELF_AGENT)
+        config.parent_id = parent.session_id
+        config.depth = parent.config.depth + 1
+        config.sessions_dir = parent.store.sessions_dir
+        self._spare.start(self._new_host(config))
+
+    def _new_host(self, config: SessionConfig) -> Host:
+        from .host import Host  # the Host module imports this one
+
+        approvals = self.parent.router.approvals
+        return Host(
+            config,
+            limits=self.parent.limits,
+            interactive=approvals.interactive if approvals is not None else False,
+            resolve_agent=self.resolve_agent,
+        )
 
     async def resume(self, params: dict[str, Any]) -> dict[str, Any]:
         session_id, instruction = params.get("session_id"), params.get("instruction")
@@ -266,7 +298,9 @@ class ChildSessions:
                 data={"type": "DelegationDepthExceeded", "depth": depth, "limit": limit},
             )
 
-    async def _run(self, config: SessionConfig, instruction: str, delegation: Delegation) -> dict[str, Any]:
+    async def _run(
+        self, config: SessionConfig, instruction: str, delegation: Delegation, spare: Host | None = None
+    ) -> dict[str, Any]:
         assert config.session_id is not None
         session_id = config.session_id
         lock = self._locks.setdefault(session_id, asyncio.Lock())
@@ -275,7 +309,7 @@ class ChildSessions:
                 raise RequestCancelled("the parent session is ending; no child session starts now")
             # The child runs in a task of its own: a cancelled request cancels the child,
             # and still waits for it to end, so its last events reach the consumer in order.
-            pump = asyncio.ensure_future(self._pump(config, instruction, delegation))
+            pump = asyncio.ensure_future(self._pump(config, instruction, delegation, spare))
             self._pumps.add(pump)
             pump.add_done_callback(self._pumps.discard)
             try:
@@ -298,20 +332,12 @@ class ChildSessions:
         }
 
     async def _pump(
-        self, config: SessionConfig, instruction: str, delegation: Delegation
+        self, config: SessionConfig, instruction: str, delegation: Delegation, spare: Host | None = None
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         """Run the child's turn, relaying its events; its final data and its metadata."""
-        from .host import Host  # the Host module imports this one
-
         assert config.session_id is not None
         session_id, parent = config.session_id, self.parent
-        approvals = parent.router.approvals
-        child = Host(
-            config,
-            limits=parent.limits,
-            interactive=approvals.interactive if approvals is not None else False,
-            resolve_agent=self.resolve_agent,
-        )
+        child = spare or self._new_host(config)
         self.live[session_id] = child
         final: dict[str, Any] = {}
         try:
@@ -342,6 +368,7 @@ class ChildSessions:
                 self._cancel(session_id, immediate=True)
             while self._pumps:
                 await asyncio.gather(*list(self._pumps), return_exceptions=True)
+            await self._spare.discard()
         finally:
             self._closing = False
 
@@ -410,10 +437,8 @@ class ChildSessions:
                 f"no agent named {agent!r}: it is neither registered nor shipped by a service of this "
                 f"session (available: self{''.join(', ' + name for name in shipped)})"
             )
-        answer = await router.service(owner).peer.request(
-            m.CONTENT_READ, {"path": path}, timeout=self.parent.limits.call_timeout
-        )
-        meta, body = parse_agent_markdown(str(answer.get("content", "")), f"{owner}:{path}")
+        text = await self.parent.read_content(owner, path)
+        meta, body = parse_agent_markdown(text, f"{owner}:{path}")
         config = self._clone()
         config.system_prompt = body
         config.agent_description = str(meta.get("description") or "").strip()
@@ -427,11 +452,9 @@ class ChildSessions:
     def _route_component_config(self, config: SessionConfig, component: str, settings: Any) -> None:
         if not isinstance(settings, dict):
             raise InvalidParams(f"the agent's config for {component} must be a mapping of settings")
-        owners = [
-            name
-            for name, process in self.parent.router.services.items()
-            if component in _component_names(process.describe.get("capabilities") or {})
-        ]
+        group = self.parent.router.group
+        described = group.capabilities if group is not None else {}
+        owners = [name for name, caps in described.items() if component in _component_names(caps or {})]
         for spec in config.services:
             if spec.name in owners:
                 spec.config[component] = {**spec.config.get(component, {}), **settings}

@@ -30,6 +30,11 @@ class ServiceSpec:
     definition_id: str | None = None
     working_dir: Path | None = None
     """Overrides the session's working directory for this service (local development)."""
+    describe_cache: Path | None = None
+    """A folder where the Host may keep this service's describe answer between turns
+    (describe_cache.py); None: the service is started and described every turn."""
+    fingerprint: str | None = None
+    """Identifies the installed environment; it changes when the service is reinstalled."""
 
 
 @dataclass(slots=True)

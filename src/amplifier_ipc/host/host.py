@@ -31,7 +31,7 @@ from amplifier_ipc_protocol.errors import ProtocolError, RequestCancelled
 
 from . import events as ev
 from .approvals import Approvals
-from .child_context import apply_session_rules
+from .child_context import DELEGATE_TOOL, apply_session_rules
 from .children import AgentResolver, ChildSessions
 from .config import HostLimits, SessionConfig
 from .errors import SessionError
@@ -208,6 +208,8 @@ class Host:
             return
         self._flush_text()
         self._push(event_type, data)
+        if event_type == ev.TOOL_CALL_START and data.get("name") == DELEGATE_TOOL:
+            self.children.prepare_spare()  # the child's services start while the model writes the call
 
     def _flush_text(self) -> None:
         pending, self._pending_text = self._pending_text, None
@@ -261,6 +263,7 @@ class Host:
             log=self._log,
             router=self.router,
             limits=self.limits,
+            selected_provider=self.config.provider,
         )
 
     def _start_prespawn(self) -> None:
@@ -297,6 +300,7 @@ class Host:
 
         loop = asyncio.get_running_loop()
         self._watchers = [loop.create_task(watch(p)) for p in group.processes.values()]
+        group.on_start = lambda process: self._watchers.append(loop.create_task(watch(process)))
 
     # -- the turn ---------------------------------------------------------------
 
@@ -400,7 +404,7 @@ class Host:
         table = RoutingTable.build(capabilities_of(group), config.tool_conflicts)
         apply_session_rules(table, config, lambda text: self._emit(ev.WARNING, {"message": text}))
         router.model = config.model
-        router.table, router.services = table, group.processes
+        router.table, router.services, router.group = table, group.processes, group
         orchestrator = table.resolve("orchestrators", config.orchestrator)
         router.context_manager = table.resolve("context_managers", config.context_manager)
         provider = router.provider = table.resolve("providers", config.provider)
@@ -409,14 +413,9 @@ class Host:
             if messages:
                 await router.context_call(m.CONTEXT_SET_MESSAGES, {"messages": messages})
 
-        async def read(service: str, path: str) -> str:
-            result = await router.service(service).peer.request(
-                m.CONTENT_READ, {"path": path}, timeout=self.limits.call_timeout
-            )
-            return str(result.get("content", "")) if isinstance(result, dict) else ""
-
         async def provider_info() -> dict[str, Any]:
-            info = await router.service(provider.service).peer.request(
+            process = await router.ensure(provider.service)
+            info = await process.peer.request(
                 m.PROVIDER_INFO, {"provider": provider.name}, timeout=self.limits.call_timeout
             )
             return info if isinstance(info, dict) else {}
@@ -427,7 +426,7 @@ class Host:
                 config.system_prompt,
                 config.content,
                 service_content=table.content,
-                read=read,
+                read=self.read_content,
                 working_dir=config.working_dir,
                 max_bytes=self.limits.max_system_prompt_bytes,
                 max_depth=self.limits.max_mention_depth,
@@ -452,6 +451,16 @@ class Host:
             "tools": table.tool_specs(),
             "provider_info": info,
         }
+
+    async def read_content(self, service: str, path: str) -> str:
+        """``content.read`` of this turn's ``service``, from the describe cache when it has not started."""
+        group = self.router.group
+        cached = group.cached_content(service, path) if group is not None else None
+        if cached is not None:
+            return cached
+        process = await self.router.ensure(service)
+        result = await process.peer.request(m.CONTENT_READ, {"path": path}, timeout=self.limits.call_timeout)
+        return str(result.get("content", "")) if isinstance(result, dict) else ""
 
     async def _execute(self, group: ServiceGroup, params: dict[str, Any]) -> Any:
         process = group.processes[params.pop("service")]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import collections
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from amplifier_ipc_protocol import methods as m
 from amplifier_ipc_protocol.errors import (
@@ -29,10 +29,14 @@ from amplifier_ipc_protocol.peer import Handler, NotificationFallback, current_r
 from . import events as ev
 from .approvals import Approvals
 from .config import HostLimits
+from .errors import SessionError
 from .hooks import fan_out_hook
 from .persistence import SessionStore
 from .process import HostPeer, ServiceProcess
 from .routing import ComponentRef, HookRoute, RoutingTable
+
+if TYPE_CHECKING:
+    from .services import ServiceGroup
 
 __all__ = ["Router", "ChildSessions", "NOTIFICATION_EVENTS"]
 
@@ -116,6 +120,8 @@ class Router:
         self.emit = emit
         self.table = RoutingTable()
         self.services: dict[str, ServiceProcess] = {}
+        self.group: ServiceGroup | None = None
+        """This turn's services; it starts a deferred service on first use (``ensure``)."""
         self.provider: ComponentRef | None = None
         self.context_manager: ComponentRef | None = None
         self.store: SessionStore | None = None
@@ -177,6 +183,20 @@ class Router:
         except KeyError:
             raise ComponentNotFound(f"no service named {name} in this session") from None
 
+    async def ensure(self, name: str) -> ServiceProcess:
+        """The running process of ``name``; a deferred service (describe_cache.py) starts now."""
+        process = self.services.get(name)
+        if process is not None:
+            return process
+        if self.group is None or name not in self.group.deferred:
+            raise ComponentNotFound(f"no service named {name} in this session")
+        try:
+            return await self.group.ensure(name)
+        except SessionError as exc:
+            tail = getattr(exc, "stderr_tail", "")
+            self.emit(ev.SERVICE_ERROR, {"service": name, "error": exc.message, "stderr_tail": tail})
+            raise ServiceGone(exc.message, data={"service": name}) from None
+
     # -- tools ------------------------------------------------------------------
 
     async def _tool_execute(self, caller: str, params: dict[str, Any]) -> Any:
@@ -187,7 +207,7 @@ class Router:
         if route is None:
             known = ", ".join(sorted(self.table.tools)) or "none"
             raise ComponentNotFound(f"no tool named {name!r} in this session (tools: {known})")
-        target = self.service(route.service)
+        target = self.services.get(route.service) or await self.ensure(route.service)
         self.running_tools[name] += 1
         try:
             return await target.peer.request(m.TOOL_EXECUTE, {"name": name, "input": params.get("input", {})})
@@ -272,7 +292,7 @@ class Router:
             raise ComponentNotFound("this session has no provider")
         if request.get("model") is None and self.model is not None:
             request = {**request, "model": self.model}
-        target = self.service(ref.service)
+        target = self.services.get(ref.service) or await self.ensure(ref.service)
         key = (ref.service, target.peer.next_request_id)
         self._relays[key] = (self.service(caller).peer, current_request_id.get())
         try:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 from amplifier_ipc_protocol import methods as m
 from amplifier_ipc_protocol.errors import ProtocolError, RequestTimeout, ServiceGone
 
+from . import describe_cache
 from .config import HostLimits, ServiceSpec
+from .describe_cache import CachedDescribe
 from .errors import ServiceStartError
 from .process import ServiceLog, ServiceProcess, build_env
 from .router import Router
@@ -22,14 +25,39 @@ EXIT_CODE_WAIT_S = 0.5
 
 
 class ServiceGroup:
-    """Every process of one turn, by service name, in the session's service order."""
+    """Every service of one turn, by name, in the session's service order.
 
-    def __init__(self, processes: dict[str, ServiceProcess]) -> None:
+    ``processes`` holds the running ones; ``deferred`` the ones whose cached
+    describe answer (describe_cache.py) lets them start only when first
+    needed (``ensure``), or never, for a service that only serves cached content.
+    """
+
+    def __init__(
+        self,
+        processes: dict[str, ServiceProcess],
+        *,
+        capabilities: dict[str, dict[str, Any]] | None = None,
+        deferred: dict[str, tuple[ServiceSpec, CachedDescribe]] | None = None,
+        starter: Callable[[ServiceSpec], Awaitable[ServiceProcess]] | None = None,
+        limits: HostLimits | None = None,
+    ) -> None:
         self.processes = processes
+        self.capabilities = (
+            capabilities
+            if capabilities is not None
+            else {name: p.describe.get("capabilities", {}) for name, p in processes.items()}
+        )
+        self.deferred = deferred or {}
+        self.on_start: Callable[[ServiceProcess], None] | None = None
+        """Called with each deferred service once it is running (the Host watches it)."""
+        self._starter = starter
+        self._limits = limits or HostLimits()
+        self._starting: dict[str, asyncio.Task[ServiceProcess]] = {}
+        self._closed = False
 
     @property
     def names(self) -> list[str]:
-        return list(self.processes)
+        return list(self.capabilities)
 
     @classmethod
     async def start(
@@ -41,8 +69,13 @@ class ServiceGroup:
         log: ServiceLog,
         router: Router,
         limits: HostLimits,
+        selected_provider: str | None = None,
     ) -> ServiceGroup:
-        """Start and describe every service at once; on any failure, tear all down and raise."""
+        """Start and describe every service that is needed at once; on any failure, tear all down and raise.
+
+        ``selected_provider`` (``SessionConfig.provider``) keeps the service of
+        the session's provider running from the start.
+        """
         names = [spec.name for spec in specs]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
@@ -51,10 +84,18 @@ class ServiceGroup:
                 service=duplicates[0],
                 hint="give each service of an agent a distinct name",
             )
+        deferred: dict[str, tuple[ServiceSpec, CachedDescribe]] = {}
+        eager: list[ServiceSpec] = []
+        for spec in specs:
+            cached = describe_cache.load(spec)
+            if cached is not None and describe_cache.is_deferrable(cached.capabilities, selected_provider):
+                deferred[spec.name] = (spec, cached)
+            else:
+                eager.append(spec)
         started: dict[str, ServiceProcess] = {}
 
-        async def bring_up(spec: ServiceSpec) -> None:
-            process = await ServiceProcess.start(
+        def spawn(spec: ServiceSpec) -> Awaitable[ServiceProcess]:
+            return ServiceProcess.start(
                 spec,
                 cwd=cwd,
                 env=build_env(spec, session_id),
@@ -62,25 +103,89 @@ class ServiceGroup:
                 handlers=router.handlers_for(spec.name),
                 on_notification=router.notifications_for(spec.name),
             )
-            started[spec.name] = process
+
+        async def bring_up(spec: ServiceSpec) -> None:
+            process = started[spec.name] = await spawn(spec)
             await _describe(process, limits)
+            await _remember(process, selected_provider, limits)
+
+        async def start_deferred(spec: ServiceSpec) -> ServiceProcess:
+            process = await spawn(spec)
+            try:
+                await _describe(process, limits)
+            except BaseException:
+                await asyncio.shield(process.teardown(limits.shutdown_grace, limits.term_grace))
+                raise
+            return process
 
         try:
-            results = await asyncio.gather(*(bring_up(spec) for spec in specs), return_exceptions=True)
+            results = await asyncio.gather(*(bring_up(spec) for spec in eager), return_exceptions=True)
         except asyncio.CancelledError:
             partial = cls(dict(started))
             partial.kill()
             await asyncio.shield(partial.teardown(limits))
             raise
-        group = cls({name: started[name] for name in names if name in started})
+        processes = {name: started[name] for name in names if name in started}
+        capabilities = {
+            name: deferred[name][1].capabilities
+            if name in deferred
+            else processes[name].describe.get("capabilities", {})
+            for name in names
+            if name in deferred or name in processes
+        }
+        group = cls(
+            processes, capabilities=capabilities, deferred=deferred, starter=start_deferred, limits=limits
+        )
         failures = [r for r in results if isinstance(r, BaseException)]
         if failures:
             await group.teardown(limits)
             raise failures[0]
         return group
 
+    def cached_content(self, name: str, path: str) -> str | None:
+        """``path`` of a service that has not started, from the describe cache; None when not cached."""
+        entry = self.deferred.get(name)
+        if entry is None or name in self.processes or entry[1].content is None:
+            return None
+        return entry[1].content.get(path)
+
+    async def ensure(self, name: str) -> ServiceProcess:
+        """The running process of ``name``, starting a deferred service on first use."""
+        process = self.processes.get(name)
+        if process is not None:
+            return process
+        if name not in self.deferred or self._starter is None:
+            raise KeyError(name)
+        if self._closed:
+            raise ServiceGone(f"service {name} cannot start: the turn is ending", data={"service": name})
+        task = self._starting.get(name)
+        if task is None:
+            task = asyncio.get_running_loop().create_task(self._start_deferred(name))
+            self._starting[name] = task
+        return await asyncio.shield(task)
+
+    async def _start_deferred(self, name: str) -> ServiceProcess:
+        assert self._starter is not None
+        spec = self.deferred[name][0]
+        try:
+            process = await self._starter(spec)
+        except BaseException:
+            self._starting.pop(name, None)  # a later call may try again
+            raise
+        if self._closed:  # the turn ended while it started
+            await process.teardown(self._limits.shutdown_grace, self._limits.term_grace)
+            raise ServiceGone(f"service {name} started as the turn ended", data={"service": name})
+        self.processes[name] = process
+        if self.on_start is not None:
+            self.on_start(process)
+        return process
+
     async def teardown(self, limits: HostLimits) -> None:
-        """PROTOCOL §3 shutdown of every process at once."""
+        """PROTOCOL §3 shutdown of every process at once (deferred ones still starting included)."""
+        self._closed = True
+        starting = [t for t in self._starting.values() if not t.done()]
+        if starting:
+            await asyncio.gather(*starting, return_exceptions=True)
         await asyncio.gather(
             *(p.teardown(limits.shutdown_grace, limits.term_grace) for p in self.processes.values()),
             return_exceptions=True,
@@ -89,6 +194,44 @@ class ServiceGroup:
     def kill(self) -> None:
         for process in self.processes.values():
             process.kill()
+
+
+async def _remember(process: ServiceProcess, selected_provider: str | None, limits: HostLimits) -> None:
+    """Store a described service's answer in the describe cache (with its content when it
+    may be deferred next turn), unless the stored entry already says the same."""
+    spec = process.spec
+    if describe_cache.cache_path(spec) is None:
+        return
+    capabilities = process.describe.get("capabilities", {})
+    answer = {k: v for k, v in process.describe.items() if k != "capabilities"}
+    answer["capabilities"] = capabilities
+    old = describe_cache.load(spec)
+    deferrable = describe_cache.is_deferrable(capabilities, selected_provider)
+    if old is not None and old.describe == answer and (old.content is not None or not deferrable):
+        return
+    content: dict[str, str] | None = None
+    paths = (capabilities.get("content") or {}).get("paths") or []
+    if deferrable and paths:
+        content = await _read_all(process, paths, limits)
+    elif deferrable:
+        content = {}
+    describe_cache.store(spec, CachedDescribe(answer, content))
+
+
+async def _read_all(process: ServiceProcess, paths: list[str], limits: HostLimits) -> dict[str, str] | None:
+    """Every content file of ``process``; None if one fails or they exceed the cache's size."""
+
+    async def read(path: str) -> str:
+        answer = await process.peer.request(m.CONTENT_READ, {"path": path}, timeout=limits.call_timeout)
+        return str(answer.get("content", "")) if isinstance(answer, dict) else ""
+
+    try:
+        texts = await asyncio.gather(*(read(p) for p in paths))
+    except ProtocolError:
+        return None
+    if sum(len(t.encode()) for t in texts) > describe_cache.CONTENT_CACHE_MAX_BYTES:
+        return None
+    return dict(zip(paths, texts, strict=True))
 
 
 async def _describe(process: ServiceProcess, limits: HostLimits) -> None:
@@ -133,5 +276,5 @@ async def _describe(process: ServiceProcess, limits: HostLimits) -> None:
 
 
 def capabilities_of(group: ServiceGroup) -> list[tuple[str, dict[str, Any]]]:
-    """``(service, capabilities)`` pairs in service order, for ``RoutingTable.build``."""
-    return [(name, p.describe.get("capabilities", {})) for name, p in group.processes.items()]
+    """``(service, capabilities)`` pairs in service order (deferred ones included), for ``RoutingTable.build``."""
+    return list(group.capabilities.items())

@@ -87,6 +87,13 @@ class Environment:
     def record_path(self) -> Path:
         return self.root / RECORD
 
+    def fingerprint(self) -> str | None:
+        """Identifies this installation: a digest of its install record, which every install rewrites."""
+        try:
+            return hashlib.sha256(self.record_path.read_bytes()).hexdigest()
+        except OSError:
+            return None
+
     def record(self) -> dict[str, Any] | None:
         try:
             data = json.loads(self.record_path.read_bytes())
@@ -179,19 +186,34 @@ def _fingerprint(folder: Path) -> str:
     return digest.hexdigest()
 
 
-def _wanted(source: ServiceSource, protocol: Path | None) -> dict[str, Any]:
+def _wanted(
+    source: ServiceSource, protocol: Path | None, memo: dict[Path, str] | None = None
+) -> dict[str, Any]:
+    def fingerprint(folder: Path) -> str:
+        if memo is None:
+            return _fingerprint(folder)
+        if folder not in memo:
+            memo[folder] = _fingerprint(folder)
+        return memo[folder]
+
     return {
         "source": source.spec,
         "source_path": str(source.path) if source.path else None,
-        "source_fingerprint": _fingerprint(source.path) if source.path else source.spec,
+        "source_fingerprint": fingerprint(source.path) if source.path else source.spec,
         "protocol": str(protocol) if protocol else None,
-        "protocol_fingerprint": _fingerprint(protocol) if protocol else None,
+        "protocol_fingerprint": fingerprint(protocol) if protocol else None,
         "python": sys.version.split()[0],
     }
 
 
-def needs_install(home: AmplifierHome, definition: Definition) -> str | None:
-    """Why ``definition``'s environment must be (re)built, or None when it is current."""
+def needs_install(
+    home: AmplifierHome, definition: Definition, memo: dict[Path, str] | None = None
+) -> str | None:
+    """Why ``definition``'s environment must be (re)built, or None when it is current.
+
+    ``memo`` shares folder fingerprints between the checks of one resolution
+    (every service of a checkout installs the same protocol folder).
+    """
     if definition.service is None:
         return None
     env = environment(home, definition.id)
@@ -199,7 +221,7 @@ def needs_install(home: AmplifierHome, definition: Definition) -> str | None:
     if record is None:
         return "not installed"
     source = service_source(definition, home)
-    wanted = _wanted(source, locate_protocol(source.path))
+    wanted = _wanted(source, locate_protocol(source.path), memo)
     for key in ("source", "source_fingerprint", "protocol_fingerprint", "python"):
         if record.get(key) != wanted[key]:
             return f"{key.replace('_', ' ')} changed"

@@ -105,16 +105,17 @@ def build_session(
     keys = read_keys(home)
     specs: list[ServiceSpec] = []
     descriptions: dict[str, dict[str, Any]] = {}
+    fingerprints: dict[Path, str] = {}
     for definition in resolved.service_definitions():
         assert definition.service is not None
         service = definition.service
         override = overrides.get(service.name) or {}
         command = override.get("command")
-        cache_dir = None
+        cache_dir = fingerprint = None
         if command:
             argv = command.split() if isinstance(command, str) else [str(c) for c in command]
         else:
-            stale = needs_install(home, definition)
+            stale = needs_install(home, definition, fingerprints)
             if stale is not None:
                 if not install_missing:
                     raise RegistryError(
@@ -125,6 +126,7 @@ def build_session(
             env = environment(home, definition.id)
             argv = [str(env.script(service.command[0])), *service.command[1:]]
             cache_dir = env.root
+            fingerprint = env.fingerprint()
         private = {name: keys[name] for name in service.env if name in keys and name not in os.environ}
         working_dir = override.get("working_dir")
         specs.append(
@@ -135,6 +137,9 @@ def build_session(
                 env=private,
                 definition_id=definition.id,
                 working_dir=Path(working_dir).expanduser() if working_dir else None,
+                # The Host keeps describe answers (by config) beside the registry's own cache.
+                describe_cache=cache_dir,
+                fingerprint=fingerprint,
             )
         )
         descriptions[service.name] = describe_service(

@@ -1,0 +1,1 @@
+"""A service that only serves content (context/notes.md): the describe cache tests' never-started service."""
