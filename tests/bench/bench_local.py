@@ -4,7 +4,7 @@ Measures, through the real service process of that service's own venv:
 spawn-to-describe time, the first complete (which loads the model), prompt
 processing and generation speed of SmolLM2-135M-Instruct, in tokens/s.
 
-    .venv/bin/python tests/bench/bench_local.py
+    .venv/bin/python -m tests.bench.bench_local
 
 Rows: ``{name, value, unit, floor, ratio, budget}`` where ``floor`` is a
 baseline measured in the same run and ``ratio = value / floor``:
@@ -31,6 +31,8 @@ from pathlib import Path
 from typing import Any
 
 from amplifier_ipc_protocol import Peer
+
+from ._common import floor_command, spawn_to_answer_ms
 
 SERVE_COMMAND = (
     Path(__file__).resolve().parents[2] / "services/amplifier-local/.venv/bin/amplifier-local-serve"
@@ -129,19 +131,6 @@ def _row(
     }
 
 
-_MINIMAL_CHILD = """
-import asyncio, sys
-async def main():
-    loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader()
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin.buffer)
-    transport, _ = await loop.connect_write_pipe(asyncio.Protocol, sys.stdout.buffer)
-    await reader.readline()
-    transport.write(b'{"jsonrpc":"2.0","id":1,"result":{}}\\n')
-    await reader.read()
-asyncio.run(main())
-"""
-
 # llama.cpp in process on the same model, chat template and tokens as the
 # service: prints prompt and generation tokens/s as JSON.
 _RAW_LLAMA = """
@@ -165,23 +154,8 @@ print(json.dumps({"prompt": prompt_rate, "generation": (len(times) - 1) / (times
 
 
 async def _spawn_minimal() -> float:
-    started = time.perf_counter()
-    process = await asyncio.create_subprocess_exec(
-        str(SERVE_COMMAND.parent / "python"),
-        "-c",
-        _MINIMAL_CHILD,
-        env=_env(),
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        start_new_session=True,
-    )
-    assert process.stdin is not None and process.stdout is not None
-    process.stdin.write(b'{"jsonrpc":"2.0","id":1,"method":"describe"}\n')
-    await process.stdout.readline()
-    elapsed = time.perf_counter() - started
-    process.stdin.close()
-    await process.wait()
-    return elapsed
+    """Seconds to spawn the floor with the venv's own Python and have its answer."""
+    return await spawn_to_answer_ms(floor_command(str(SERVE_COMMAND.parent / "python")), env=_env()) / 1000
 
 
 async def _raw_llama(prompt: str) -> dict[str, float]:

@@ -23,6 +23,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ._common import figure_row, floor_command, spawn_to_answer_ms
+
 FIXTURES = Path(__file__).resolve().parents[2] / "protocol" / "tests" / "fixtures"
 
 ROUND_TRIPS = 3000
@@ -80,28 +82,20 @@ async def main():
 asyncio.run(main())
 """
 
-_MINIMAL_CHILD = """
-import asyncio, sys
-async def main():
-    loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader()
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin.buffer)
-    transport, _ = await loop.connect_write_pipe(asyncio.Protocol, sys.stdout.buffer)
-    await reader.readline()
-    transport.write(b'{"jsonrpc":"2.0","id":1,"result":{}}\\n')
-    await reader.read()
-asyncio.run(main())
-"""
+
+def _env() -> dict[str, str]:
+    """This environment, with the protocol test fixtures (bench_svc) importable."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(FIXTURES), env.get("PYTHONPATH", "")]))
+    return env
 
 
 async def _spawn(*args: str) -> asyncio.subprocess.Process:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(FIXTURES), env.get("PYTHONPATH", "")]))
     return await asyncio.create_subprocess_exec(
         *args,
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
-        env=env,
+        env=_env(),
         limit=2**24,
     )
 
@@ -217,39 +211,17 @@ async def peer_notifications_per_s() -> float:
     return max(rates)
 
 
-async def _spawn_to_answer_ms(args: list[str], line: bytes) -> float:
-    start = time.perf_counter()
-    process = await _spawn(*args)
-    assert process.stdin is not None and process.stdout is not None
-    process.stdin.write(line)
-    answer = await process.stdout.readline()
-    elapsed = (time.perf_counter() - start) * 1000
-    assert b'"result"' in answer, answer
-    await _finish(process)
-    return elapsed
-
-
 async def spawn_to_describe_ms() -> tuple[float, float]:
-    describe = b'{"jsonrpc":"2.0","id":1,"method":"describe"}\n'
+    env = _env()
     service, floor = [], []
     for _ in range(SPAWNS):
-        floor.append(await _spawn_to_answer_ms([sys.executable, "-c", _MINIMAL_CHILD], describe))
-        service.append(await _spawn_to_answer_ms([sys.executable, "-m", "bench_svc"], describe))
+        floor.append(await spawn_to_answer_ms(floor_command(), env=env))
+        service.append(await spawn_to_answer_ms([sys.executable, "-m", "bench_svc"], env=env))
     return min(service), min(floor)
 
 
 def _row(name: str, value: float, unit: str, floor: float, budget: str, note: str = "") -> dict[str, Any]:
-    row = {
-        "name": name,
-        "value": round(value, 1),
-        "unit": unit,
-        "floor": round(floor, 1),
-        "ratio": round(value / floor, 2),
-        "budget": budget,
-    }
-    if note:
-        row["note"] = note
-    return row
+    return figure_row(name, value, unit, floor=floor, budget=budget, note=note)
 
 
 async def _run_all() -> list[dict[str, Any]]:

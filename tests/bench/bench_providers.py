@@ -17,59 +17,16 @@ import asyncio
 import statistics
 import subprocess
 import sys
-import time
 from typing import Any
+
+from ._common import figure_row, floor_command, median_spawn_ms
 
 SPAWNS = 10
 IMPORT_RUNS = 3
 SPAWN_BUDGET_RATIO = 1.5
-# A spawn that takes longer than this is hung, not slow.
-SPAWN_DEADLINE_S = 60.0
 # Importing the heaviest SDK takes about 2 s here; this only bounds a hung interpreter.
 IMPORT_DEADLINE_S = 120.0
 SDKS = ("anthropic", "openai", "google.genai", "ollama")
-
-_DESCRIBE = b'{"jsonrpc":"2.0","id":1,"method":"describe"}\n'
-_MINIMAL_CHILD = """
-import asyncio, sys
-async def main():
-    loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader()
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin.buffer)
-    transport, _ = await loop.connect_write_pipe(asyncio.Protocol, sys.stdout.buffer)
-    await reader.readline()
-    transport.write(b'{"jsonrpc":"2.0","id":1,"result":{}}\\n')
-    await reader.read()
-asyncio.run(main())
-"""
-
-
-async def _spawn_to_answer_ms(*argv: str) -> float:
-    start = time.perf_counter()
-    process = await asyncio.create_subprocess_exec(
-        *argv,
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
-    assert process.stdin is not None and process.stdout is not None
-    process.stdin.write(_DESCRIBE)
-    line = await asyncio.wait_for(process.stdout.readline(), SPAWN_DEADLINE_S)
-    elapsed = (time.perf_counter() - start) * 1000
-    if b'"result"' not in line:
-        raise RuntimeError(f"no describe answer from {argv}: {line[:200]!r}")
-    process.stdin.close()
-    try:
-        await asyncio.wait_for(process.wait(), SPAWN_DEADLINE_S)
-    except TimeoutError:
-        process.kill()
-        await process.wait()
-    return elapsed
-
-
-async def _median_spawn_ms(*argv: str) -> float:
-    await _spawn_to_answer_ms(*argv)  # warm the file cache
-    return statistics.median([await _spawn_to_answer_ms(*argv) for _ in range(SPAWNS)])
 
 
 def _import_ms(module: str) -> float:
@@ -88,18 +45,17 @@ def _import_ms(module: str) -> float:
 
 
 def run() -> list[dict[str, Any]]:
-    floor = asyncio.run(_median_spawn_ms(sys.executable, "-c", _MINIMAL_CHILD))
-    value = asyncio.run(_median_spawn_ms(sys.executable, "-m", "amplifier_providers"))
+    floor = asyncio.run(median_spawn_ms(floor_command(), SPAWNS))
+    value = asyncio.run(median_spawn_ms([sys.executable, "-m", "amplifier_providers"], SPAWNS))
     rows: list[dict[str, Any]] = [
-        {
-            "name": "providers service: spawn to describe answer",
-            "value": round(value, 1),
-            "unit": "ms",
-            "floor": round(floor, 1),
-            "ratio": round(value / floor, 2),
-            "budget": f"<= {SPAWN_BUDGET_RATIO}x floor",
-            "note": f"median of {SPAWNS}; floor: minimal asyncio child answering one request",
-        }
+        figure_row(
+            "providers service: spawn to describe answer",
+            value,
+            "ms",
+            floor=floor,
+            budget=f"<= {SPAWN_BUDGET_RATIO}x floor",
+            note=f"median of {SPAWNS}; floor: minimal asyncio child answering one request",
+        )
     ]
     for sdk in SDKS:
         rows.append(
