@@ -9,6 +9,7 @@ when a service's source changed, so a test run pays for installs once.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import re
@@ -26,8 +27,12 @@ ROOT = Path(__file__).resolve().parents[2]
 FAULTS = Path(__file__).resolve().parent
 AGENT_FILE = FAULTS / "agents" / "faulty.yaml"
 CLI = str(Path(sys.executable).parent / "amplifier-ipc")
-# One install cache per user; the registry rebuilds an environment when its source changes.
-ENV_CACHE = Path(tempfile.gettempdir()) / f"amplifier-ipc-test-envs-{os.getuid()}"
+# One install cache per user and checkout (two checkouts installing into one
+# cache would rebuild each other's environments mid-run); the registry
+# rebuilds an environment when its source changes.
+ENV_CACHE = Path(tempfile.gettempdir()) / (
+    f"amplifier-ipc-test-envs-{os.getuid()}-{hashlib.sha256(str(ROOT).encode()).hexdigest()[:12]}"
+)
 # Installing three services on a loaded 2-core machine (uv, offline, compiled bytecode).
 INSTALL_TIMEOUT_S = 600.0
 # A whole single-shot turn through real services, including a lazy re-install when a source changed.
