@@ -14,6 +14,13 @@ $(CURDIR)/.tools/bin/uv:
 	$(CURDIR)/.tools/bin/pip install --quiet uv
 
 LOCAL_VENV := $(CURDIR)/services/amplifier-local/.venv
+# llama-cpp-python is built from source once into this wheelhouse; every venv
+# that needs it (the local service's dev venv, the registry's environments
+# built by tests and by the demo) installs that wheel instead of building
+# again. Keep the version range in step with services/amplifier-local/pyproject.toml.
+WHEELHOUSE := $(CURDIR)/.wheels
+LLAMA_CPP_SPEC := llama-cpp-python>=0.3.36,<0.4
+export UV_FIND_LINKS := $(WHEELHOUSE)
 
 setup: $(UV) $(LOCAL_VENV)/.built
 	$(UV) sync --all-packages --compile-bytecode --quiet
@@ -24,7 +31,13 @@ setup: $(UV) $(LOCAL_VENV)/.built
 # The offline model's own venv (not a workspace member): llama-cpp-python
 # builds llama.cpp from source, about 6 minutes on 2 cores, once; uv caches
 # the wheel, so the registry's install of the same service reuses it.
-$(LOCAL_VENV)/.built: $(UV) services/amplifier-local/pyproject.toml protocol/pyproject.toml
+$(WHEELHOUSE)/.built:
+	mkdir -p $(WHEELHOUSE)
+	@echo "Building llama.cpp for the offline model (about 6 minutes on 2 cores, once)..."
+	CMAKE_BUILD_PARALLEL_LEVEL=2 $(PYTHON) -m pip wheel --quiet --no-deps --wheel-dir $(WHEELHOUSE) "$(LLAMA_CPP_SPEC)"
+	touch $@
+
+$(LOCAL_VENV)/.built: $(UV) $(WHEELHOUSE)/.built services/amplifier-local/pyproject.toml protocol/pyproject.toml
 	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(LOCAL_VENV)
 	CMAKE_BUILD_PARALLEL_LEVEL=2 $(UV) pip install --quiet --compile-bytecode \
 		--python $(LOCAL_VENV)/bin/python -e protocol -e services/amplifier-local
@@ -47,4 +60,4 @@ demo: setup
 	$(BIN)/amplifier-ipc run --agent foundation "What is in this folder? Answer in one sentence."
 
 clean:
-	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(LOCAL_VENV) $(WHEELHOUSE) .tools .pytest_cache .mypy_cache .ruff_cache
