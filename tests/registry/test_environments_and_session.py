@@ -140,3 +140,16 @@ def test_a_run_installs_lazily_and_does_not_reinstall_a_current_environment(
     build_session(home, RunRequest(agent="a", working_dir=project), progress=again.append)
     assert again == []
     assert environment(home, home.lookup("core")).record_path.stat().st_mtime_ns == record
+
+
+def test_a_session_lets_the_host_cache_describe_answers_in_the_environment_until_it_is_reinstalled(
+    project: Path, home: AmplifierHome
+) -> None:
+    built = build_session(home, RunRequest(agent="a", working_dir=project))
+    (spec,) = built.config.services
+    env = environment(home, home.lookup("core"))
+    assert spec.describe_cache == env.root
+    assert spec.fingerprint and spec.fingerprint == env.fingerprint()
+    install(home, home.load_alias("core"), force=True)
+    rebuilt = build_session(home, RunRequest(agent="a", working_dir=project))
+    assert rebuilt.config.services[0].fingerprint not in (None, spec.fingerprint)

@@ -54,6 +54,7 @@ NOTIFICATION_EVENTS = {
     m.LOG: ev.LOG,
 }
 _PROVIDER_STREAM_PREFIX = "stream.provider."
+_PROVIDER_TOKEN = m.STREAM_PROVIDER_TOKEN
 _USAGE_FIELDS = (
     "input_tokens",
     "output_tokens",
@@ -75,38 +76,37 @@ class TokenRelay:
     ``stream.provider.token`` (the text is the same, in fewer messages), so a
     fast provider does not cost the requester one message per token. Any
     other notification for the same requester flushes the tokens first, so
-    order is kept.
+    order is kept. A target is ``(requester's peer, its request id)``.
     """
 
     def __init__(self) -> None:
-        self._pending: dict[tuple[int, int | str | None], tuple[HostPeer, list[str]]] = {}
+        self.pending: dict[tuple[HostPeer, int | str | None], list[str]] = {}
         self._scheduled = False
 
-    def relay(
-        self, peer: HostPeer, request_id: int | str | None, method: str, params: dict[str, Any]
-    ) -> None:
-        key = (id(peer), request_id)
-        text = params.get("text")
-        if method == m.STREAM_PROVIDER_TOKEN and isinstance(text, str) and len(params) == 2:
-            entry = self._pending.get(key)
-            if entry is None:
-                self._pending[key] = (peer, [text])
-                if not self._scheduled:
-                    self._scheduled = True
-                    asyncio.get_running_loop().call_soon(self.flush)
-            else:
-                entry[1].append(text)
+    def token(self, target: tuple[HostPeer, int | str | None], text: str) -> None:
+        """Queue one token for ``target`` (the hot path: one dict lookup, one append)."""
+        texts = self.pending.get(target)
+        if texts is not None:
+            texts.append(text)
             return
-        entry = self._pending.pop(key, None)
-        if entry is not None:
-            peer.notify_nowait(m.STREAM_PROVIDER_TOKEN, {"text": "".join(entry[1]), "request_id": request_id})
+        self.pending[target] = [text]
+        if not self._scheduled:
+            self._scheduled = True
+            asyncio.get_running_loop().call_soon(self.flush)
+
+    def relay(self, target: tuple[HostPeer, int | str | None], method: str, params: dict[str, Any]) -> None:
+        """Any other stream notification: queued tokens for ``target`` go first."""
+        peer, request_id = target
+        texts = self.pending.pop(target, None)
+        if texts is not None:
+            peer.notify_nowait(m.STREAM_PROVIDER_TOKEN, {"text": "".join(texts), "request_id": request_id})
         params["request_id"] = request_id
         peer.notify_nowait(method, params)
 
     def flush(self) -> None:
         self._scheduled = False
-        pending, self._pending = self._pending, {}
-        for (_, request_id), (peer, texts) in pending.items():
+        pending, self.pending = self.pending, {}
+        for (peer, request_id), texts in pending.items():
             peer.notify_nowait(m.STREAM_PROVIDER_TOKEN, {"text": "".join(texts), "request_id": request_id})
 
 
@@ -160,11 +160,22 @@ class Router:
         relays = self._relays
         coalescer = self._tokens
 
+        token = coalescer.token
+
         def on_notification(method: str, params: dict[str, Any]) -> None:
+            if method == _PROVIDER_TOKEN:  # by far the most frequent message: kept short
+                target = relays.get((service, params.get("request_id")))  # type: ignore[arg-type]
+                if target is not None:
+                    text = params.get("text")
+                    if type(text) is str and len(params) == 2:
+                        token(target, text)
+                    else:
+                        coalescer.relay(target, method, params)
+                return
             if method.startswith(_PROVIDER_STREAM_PREFIX):
                 target = relays.get((service, params.get("request_id")))  # type: ignore[arg-type]
                 if target is not None:
-                    coalescer.relay(target[0], target[1], method, params)
+                    coalescer.relay(target, method, params)
                 return
             event_type = NOTIFICATION_EVENTS.get(method)
             if event_type is None:
