@@ -88,9 +88,11 @@ class Environment:
         return self.root / RECORD
 
     def fingerprint(self) -> str | None:
-        """Identifies this installation: a digest of its install record, which every install rewrites."""
+        """Identifies this installation: its install record, which every install rewrites (so its
+        modification time changes even when two installs write the same text)."""
         try:
-            return hashlib.sha256(self.record_path.read_bytes()).hexdigest()
+            stamp = self.record_path.stat().st_mtime_ns
+            return f"{hashlib.sha256(self.record_path.read_bytes()).hexdigest()[:32]}-{stamp}"
         except OSError:
             return None
 
