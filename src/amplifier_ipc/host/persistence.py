@@ -28,12 +28,18 @@ Public reader API (used by the CLI; none of it needs a running Host):
   id starts with ``prefix``; ``SessionNotFound`` for none, ``PersistenceError``
   listing the candidates for several.
 - ``validate_session_id(session_id)`` and ``new_session_id()``.
+
+Writing never raises a bare ``OSError``: a failed write, flush, fsync or
+close (a full disk, above all) raises ``StoreWriteError``, a
+``PersistenceError`` whose message says what could not be written and what
+was kept. It is also an ``OSError`` (same ``errno``), so code that already
+handles ``OSError`` keeps working.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as _dt
+import errno
 import fcntl
 import os
 import re
@@ -52,6 +58,7 @@ __all__ = [
     "EVENTS_FILE",
     "SERVICES_LOG",
     "SessionStore",
+    "StoreWriteError",
     "list_sessions",
     "new_session_id",
     "now_iso",
@@ -72,6 +79,16 @@ LOCK_FILE = ".lock"
 
 # Letters, digits, '-', '_' and single dots: no separators, no '..', no hidden names.
 _ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,199}$")
+
+# errno values that mean the device (or the user's quota) has no room left.
+_NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
+# What is left of each file after a write to it failed (files are written so that it holds).
+_KEPT = {
+    TRANSCRIPT_FILE: "the transcript keeps every message written in full before (a cut-short last line is ignored)",
+    EVENTS_FILE: "events.jsonl keeps the events written before; the rest of this turn's were dropped",
+    METADATA_FILE: "the previous metadata.json is unchanged",
+    STATE_FILE: "the previous state.json is unchanged",
+}
 
 INTERRUPTED_RESULT = "interrupted: the session ended before this tool call finished; it did not complete"
 
@@ -99,13 +116,41 @@ def _session_dir(sessions_dir: Path, session_id: str) -> Path:
     return Path(sessions_dir) / validate_session_id(session_id)
 
 
+class StoreWriteError(PersistenceError, OSError):
+    """A session file could not be written (a full disk, above all); says what was kept."""
+
+    def __init__(self, path: Path, exc: OSError) -> None:
+        kept = _KEPT.get(path.name, "what was written before is unchanged")
+        if exc.errno in _NO_SPACE:
+            message = f"the disk holding {path.parent} is full ({exc.strerror}): {path.name} could not be written; {kept}"
+            hint = "free some space (or set AMPLIFIER_HOME to a disk with room), then resume the session"
+        else:
+            message = f"cannot write {path}: {exc.strerror or exc}; {kept}"
+            hint = "check the folder's permissions and the disk"
+        PersistenceError.__init__(self, message, hint=hint)
+        self.errno = exc.errno
+        self.strerror = exc.strerror
+        self.filename = str(path)
+
+    def __str__(self) -> str:  # OSError's would show only errno and the path
+        return self.message
+
+
 def _write_atomic(path: Path, data: bytes) -> None:
+    """Write, fsync, rename: ``path`` holds the old bytes or the new ones, never a part."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise StoreWriteError(path, exc) from None
 
 
 def _dump(value: Any) -> bytes:
@@ -270,6 +315,8 @@ class SessionStore:
         self._transcript: IO[bytes] | None = None
         self._events: IO[bytes] | None = None
         self._lock_fd: int | None = None
+        self._failure: StoreWriteError | None = None
+        """A write that failed where raising would have interrupted the turn, raised by ``sync``/``close``."""
 
     @property
     def exists(self) -> bool:
@@ -298,16 +345,30 @@ class SessionStore:
         self._events = open(self.directory / EVENTS_FILE, "ab")  # noqa: SIM115
 
     def close(self) -> None:
-        for handle in (self._transcript, self._events):
-            if handle is not None:
-                with contextlib.suppress(OSError):
-                    handle.flush()
-                    os.fsync(handle.fileno())
-                handle.close()
+        """Flush, fsync and close the files, then release the lock.
+
+        Everything is closed and the lock released even when a write fails;
+        the first failure is then raised as ``StoreWriteError``.
+        """
+        failure, self._failure = self._failure, None
+        for name, handle in ((TRANSCRIPT_FILE, self._transcript), (EVENTS_FILE, self._events)):
+            if handle is None:
+                continue
+            try:
+                handle.flush()
+                os.fsync(handle.fileno())
+            except OSError as exc:
+                failure = failure or StoreWriteError(self.directory / name, exc)
+            try:
+                handle.close()  # the file is closed even when this raises
+            except OSError as exc:
+                failure = failure or StoreWriteError(self.directory / name, exc)
         self._transcript = self._events = None
         if self._lock_fd is not None:
             os.close(self._lock_fd)  # releases the flock
             self._lock_fd = None
+        if failure is not None:
+            raise failure
 
     @property
     def services_log(self) -> Path:
@@ -321,8 +382,11 @@ class SessionStore:
     def append_message(self, message: dict[str, Any]) -> None:
         """Append one message and flush it to the OS (a crash of the Host loses nothing)."""
         assert self._transcript is not None
-        self._transcript.write(orjson.dumps(message, option=orjson.OPT_NON_STR_KEYS) + b"\n")
-        self._transcript.flush()
+        try:
+            self._transcript.write(orjson.dumps(message, option=orjson.OPT_NON_STR_KEYS) + b"\n")
+            self._transcript.flush()
+        except OSError as exc:
+            raise StoreWriteError(self.directory / TRANSCRIPT_FILE, exc) from None
 
     def rewrite_transcript(self, messages: list[dict[str, Any]]) -> None:
         """Replace the transcript (dropping a cut-short last line) atomically."""
@@ -334,10 +398,19 @@ class SessionStore:
 
     def sync(self) -> None:
         """fsync the transcript and the event log (end of a turn)."""
-        for handle in (self._transcript, self._events):
+        for name, handle in ((TRANSCRIPT_FILE, self._transcript), (EVENTS_FILE, self._events)):
             if handle is not None:
-                handle.flush()
-                os.fsync(handle.fileno())
+                try:
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                except OSError as exc:
+                    raise StoreWriteError(self.directory / name, exc) from None
+        self._raise_kept_failure()
+
+    def _raise_kept_failure(self) -> None:
+        failure, self._failure = self._failure, None
+        if failure is not None:
+            raise failure
 
     # -- metadata, state, events -------------------------------------------
 
@@ -354,6 +427,20 @@ class SessionStore:
         _write_atomic(self.directory / STATE_FILE, _dump(state))
 
     def append_event(self, event: dict[str, Any]) -> None:
-        """Buffered: events are flushed by ``sync`` at the end of the turn."""
-        if self._events is not None:
+        """Buffered: events are flushed by ``sync`` at the end of the turn.
+
+        A failed write does not interrupt the turn (the event still reaches
+        its listeners): the event log stops there, and ``sync`` or ``close``
+        raises the failure.
+        """
+        if self._events is None:
+            return
+        try:
             self._events.write(orjson.dumps(event, option=orjson.OPT_NON_STR_KEYS) + b"\n")
+        except OSError as exc:
+            self._failure = self._failure or StoreWriteError(self.directory / EVENTS_FILE, exc)
+            handle, self._events = self._events, None
+            try:
+                handle.close()
+            except OSError:
+                pass  # the same failure, already kept

@@ -6,6 +6,10 @@ prefixed by the service name), keeping the last lines for error messages.
 Teardown follows PROTOCOL §3: ``shutdown``, close stdin, grace, SIGTERM to the
 whole process group, grace, SIGKILL; a group is only done when no live
 process of it remains, so a grandchild a tool started cannot survive.
+Processes that left the group (``setsid``) are ended with it, and orphans of
+the session once its last service is gone (descendants.py explains how they
+are found without touching other sessions). Each signal the Host had to send
+is written to ``services.log``.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from typing import Any, TextIO
 
 from amplifier_ipc_protocol.peer import Handler, NotificationFallback, Peer
 
+from . import descendants
 from .config import ServiceSpec
 from .errors import ServiceStartError
 
@@ -51,6 +56,11 @@ GROUP_POLL_S = 0.01
 # Process groups started by this Python process and not yet known to be empty:
 # killed at interpreter exit whatever happened to the asyncio loop.
 _LIVE_GROUPS: set[int] = set()
+# Pids of the services of this process not yet torn down: never taken for orphans.
+_SERVICE_PIDS: set[int] = set()
+# Services running or starting, by session id: a session's orphans are only
+# swept once none is left, so no running service loses a process it started.
+_SESSION_SERVICES: collections.Counter[str] = collections.Counter()
 
 
 class HostPeer(Peer):
@@ -148,6 +158,7 @@ class ServiceProcess:
         self.name = spec.name
         self.process = process
         self.pgid = process.pid  # start_new_session makes the child its group's leader
+        self.session_id: str | None = None
         self.log = log
         self.stderr_tail: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL_LINES)
         self.describe: dict[str, Any] = {}
@@ -156,6 +167,7 @@ class ServiceProcess:
         self.peer: HostPeer
         self._stderr_task: asyncio.Task[None] | None = None
         self._exit_task: asyncio.Task[int] | None = None
+        self._descendants: set[descendants.ProcessRef] = set()
 
     @classmethod
     async def start(
@@ -174,6 +186,10 @@ class ServiceProcess:
                 f"service {spec.name} has no command", service=spec.name, hint="give the service a command"
             )
         workdir = spec.working_dir or cwd
+        descendants.become_subreaper()
+        session_id = env.get("AMPLIFIER_SESSION_ID")
+        if session_id:
+            _SESSION_SERVICES[session_id] += 1
         try:
             process = await asyncio.create_subprocess_exec(
                 *spec.command,
@@ -184,7 +200,11 @@ class ServiceProcess:
                 env=env,
                 start_new_session=True,
             )
-        except (FileNotFoundError, PermissionError, NotADirectoryError) as exc:
+        except BaseException as exc:
+            if session_id:
+                _forget_session_service(session_id)
+            if not isinstance(exc, (FileNotFoundError, PermissionError, NotADirectoryError)):
+                raise
             raise ServiceStartError(
                 f"service {spec.name} could not be started: {exc.strerror or exc}: "
                 f"{spec.command[0]} (working directory {workdir})",
@@ -192,7 +212,9 @@ class ServiceProcess:
                 hint="install the service (amplifier-ipc install) or fix its command",
             ) from None
         _LIVE_GROUPS.add(process.pid)
+        _SERVICE_PIDS.add(process.pid)
         service = cls(spec, process, log)
+        service.session_id = session_id
         assert process.stdout is not None and process.stdin is not None
         service.peer = HostPeer(
             process.stdout,
@@ -268,37 +290,93 @@ class ServiceProcess:
     # -- teardown -----------------------------------------------------------
 
     async def teardown(self, shutdown_grace: float, term_grace: float) -> None:
-        """PROTOCOL §3 shutdown: ask, close stdin, then SIGTERM and SIGKILL the group."""
+        """PROTOCOL §3 shutdown: ask, close stdin, then SIGTERM and SIGKILL the group and its escapees."""
         if self.torn_down:
             return
         self.torn_down = True
         self.expected_exit = True
-        if not self.peer.closed:
-            self.peer.notify_nowait("shutdown")
-        await self.peer.close()
         try:
-            await asyncio.wait_for(self.wait_exit(), shutdown_grace)
-        except TimeoutError:
-            pass
-        if group_members(self.pgid):
-            _signal_group(self.pgid, signal.SIGTERM)
-            await self._wait_group(term_grace)
-            if group_members(self.pgid):
-                _signal_group(self.pgid, signal.SIGKILL)
-                await self._wait_group(term_grace)
-        await self._finish()
+            self._remember_descendants()  # now, while the service is still their ancestor
+            if not self.peer.closed:
+                self.peer.notify_nowait("shutdown")
+            await self.peer.close()
+            try:
+                await asyncio.wait_for(self.wait_exit(), shutdown_grace)
+            except TimeoutError:
+                pass
+            await self._terminate(shutdown_grace, term_grace)
+            await self._finish()
+            descendants.reap(self._descendants)
+        finally:
+            last_of_session = self._forget()
+        if last_of_session is not None:
+            orphans = descendants.session_orphans(last_of_session, _SERVICE_PIDS)
+            await descendants.end_processes(orphans, term_grace, self._report)
 
     def kill(self) -> None:
-        """SIGKILL the whole group at once (immediate cancel, a second Ctrl+C)."""
+        """SIGKILL the whole group and its escapees at once (immediate cancel, a second Ctrl+C)."""
         self.expected_exit = True
+        self._remember_descendants()
         _signal_group(self.pgid, signal.SIGKILL)
+        for ref in descendants.live(self._descendants, outside_group=self.pgid):
+            descendants.send(ref, signal.SIGKILL)
 
-    async def _wait_group(self, grace: float) -> None:
+    def _remember_descendants(self) -> None:
+        if self.process.returncode is None:
+            self._descendants |= descendants.process_tree([self.process.pid])
+
+    def _report(self, text: str) -> None:
+        self.log.write(self.name, f"(host) {text}")
+        self.log.flush()
+
+    def _leftovers(self) -> tuple[list[int], list[descendants.ProcessRef]]:
+        return group_members(self.pgid), descendants.live(self._descendants, outside_group=self.pgid)
+
+    def _signal_all(self, sig: signal.Signals, escaped: list[descendants.ProcessRef]) -> None:
+        _signal_group(self.pgid, sig)
+        for ref in escaped:
+            descendants.send(ref, sig)
+
+    async def _terminate(self, shutdown_grace: float, term_grace: float) -> None:
+        members, escaped = self._leftovers()
+        if not members and not escaped:
+            return
+        if self.process.returncode is None:
+            self._report(f"{self._who(members, escaped)} {shutdown_grace:g}s after shutdown; sent SIGTERM")
+        else:
+            self._report(f"{self._who(members, escaped, exited=True)}; sent SIGTERM")
+        self._signal_all(signal.SIGTERM, escaped)
+        if await self._wait_gone(term_grace):
+            return
+        members, escaped = self._leftovers()
+        self._report(f"{self._who(members, escaped)} {term_grace:g}s after SIGTERM; sent SIGKILL")
+        self._signal_all(signal.SIGKILL, escaped)
+        await self._wait_gone(term_grace)
+
+    def _who(self, members: list[int], escaped: list[descendants.ProcessRef], *, exited: bool = False) -> str:
+        """Who is still running: the service, and the processes it started by pid."""
+        others = sorted({pid for pid in members if pid != self.process.pid} | {ref.pid for ref in escaped})
+        started = f"processes it started ({', '.join(map(str, others))})" if others else ""
+        if exited:
+            return f"it exited, but {started} did not"
+        if self.process.pid not in members:
+            return f"{started} did not exit"
+        return f"did not exit, nor did {started}," if started else "did not exit"
+
+    async def _wait_gone(self, grace: float) -> bool:
         deadline = time.monotonic() + grace
-        while group_members(self.pgid):
+        while any(self._leftovers()):
             if time.monotonic() >= deadline:
-                return
+                return False
             await asyncio.sleep(GROUP_POLL_S)
+        return True
+
+    def _forget(self) -> str | None:
+        """Drop this service from the live ones; the session id when it was the session's last."""
+        _SERVICE_PIDS.discard(self.process.pid)
+        if self.session_id is None:
+            return None
+        return self.session_id if _forget_session_service(self.session_id) else None
 
     async def _finish(self) -> None:
         try:
@@ -312,6 +390,20 @@ class ServiceProcess:
                 self._stderr_task.cancel()
         if not group_members(self.pgid):
             _LIVE_GROUPS.discard(self.pgid)
+        # asyncio never closes a subprocess transport by itself; left to the
+        # garbage collector, its close() would run after the loop is closed.
+        transport = getattr(self.process, "_transport", None)
+        if transport is not None:
+            transport.close()
+
+
+def _forget_session_service(session_id: str) -> bool:
+    """One service of ``session_id`` fewer; True when none is left."""
+    _SESSION_SERVICES[session_id] -= 1
+    if _SESSION_SERVICES[session_id] > 0:
+        return False
+    del _SESSION_SERVICES[session_id]
+    return True
 
 
 def on_exit(service: ServiceProcess, callback: Callable[[ServiceProcess], None]) -> None:

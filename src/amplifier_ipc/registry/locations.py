@@ -1,8 +1,10 @@
 """Find and fetch the bytes of a definition or a service source.
 
 A location is one of: a relative or absolute path (relative to the file that
-names it), ``file://``, ``https://`` (fetched once, then read from the cache)
-or ``git+https://host/repo@ref#subdirectory=path`` (cloned shallow, once).
+names it), ``file://``, ``https://`` (fetched once, then read from the cache;
+only an answer that parsed as a definition is cached, so a sign-in page or a
+broken file is fetched again next time) or
+``git+https://host/repo@ref#subdirectory=path`` (cloned shallow, once).
 A bare name with no slash is an alias, resolved by the caller.
 """
 
@@ -17,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit
 
+from .definitions import parse_definition
 from .errors import ResolutionError
 
 __all__ = [
@@ -31,6 +34,8 @@ __all__ = [
 
 # A definition is a small YAML file; anything larger is not one.
 MAX_DEFINITION_BYTES = 1024 * 1024
+# How much of a refused web page the error shows: enough to recognise a sign-in page.
+HTML_EXCERPT_BYTES = 80
 # Long enough for a slow server, short enough that a dead one fails a command promptly.
 HTTP_TIMEOUT_S = 30.0
 # A shallow clone of one ref; a repository that takes longer is unreachable in practice.
@@ -200,6 +205,7 @@ def _fetch_http(url: str, cache_dir: Path, refresh: bool) -> bytes:
     try:
         with urllib.request.urlopen(url, timeout=HTTP_TIMEOUT_S) as response:
             raw: bytes = response.read(MAX_DEFINITION_BYTES + 1)
+            content_type = str(response.headers.get("Content-Type") or "")
     except urllib.error.HTTPError as exc:
         raise ResolutionError(
             f"cannot fetch {url}: HTTP {exc.code} {exc.reason}", hint="check the URL"
@@ -211,8 +217,24 @@ def _fetch_http(url: str, cache_dir: Path, refresh: bool) -> bytes:
         ) from None
     if len(raw) > MAX_DEFINITION_BYTES:
         raise ResolutionError(f"{url}: more than {MAX_DEFINITION_BYTES} bytes is too large for a definition")
+    _refuse_html(url, raw, content_type)
+    parse_definition(raw, url)  # raises before anything is cached
     cached.parent.mkdir(parents=True, exist_ok=True)
     tmp = cached.with_suffix(".tmp")
     tmp.write_bytes(raw)
     tmp.replace(cached)
     return raw
+
+
+def _refuse_html(url: str, raw: bytes, content_type: str) -> None:
+    """A web page (a sign-in page, a repository's file view) where a YAML file was expected."""
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    looks_html = raw.lstrip()[:15].lower().startswith((b"<!doctype html", b"<html"))
+    if media_type in ("text/html", "application/xhtml+xml") or looks_html:
+        shown = media_type or "none"
+        text = " ".join(raw[:HTML_EXCERPT_BYTES].decode("utf-8", errors="replace").split())
+        raise ResolutionError(
+            f"{url} returned an HTML page (Content-Type {shown}), not YAML: {text!r}",
+            hint="give the URL of the raw YAML file (a 'raw' link), not of a web page; "
+            "a sign-in page means the file is not public",
+        )
