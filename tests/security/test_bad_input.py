@@ -144,12 +144,15 @@ def test_a_behavior_url_that_returns_html_is_refused_with_what_came_back(empty, 
         AGENT_HEAD.format(ref="web", uuid="7f0c54c4-4371-4638-87d0-fc0985efdfa5")
         + f"  behaviors:\n    - w: {url}\n"
     )
-    for args in (("register", url), ("run", "--agent", str(agent), "hi")):
+    named_in = f"behavior 'w' named in {agent} cannot be resolved: "
+    for args, context in ((("register", url), ""), (("run", "--agent", str(agent), "hi"), named_in)):
         done = unchanged(empty, *args)
         assert done.returncode == 2
         assert done.stderr == (
-            f"error: {url}: field '<document>': expected a mapping with an 'agent:' or 'behavior:' key, "
-            f"got '<!DOCTYPE html> <html><body>Sign in</body></html>'\n{HINT}\n"
+            f"error: {context}{url} returned an HTML page (Content-Type text/html), not YAML: "
+            "'<!DOCTYPE html> <html><body>Sign in</body></html>'\n"
+            "hint: give the URL of the raw YAML file (a 'raw' link), not of a web page; "
+            "a sign-in page means the file is not public\n"
         )
 
 
