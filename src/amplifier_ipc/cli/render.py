@@ -85,7 +85,7 @@ class EventRenderer:
         elif kind == ev.TURN_START and depth:
             self._break()
             self.console.print(
-                f"{pad}[magenta]↳ {escape(str(d.get('agent', 'agent')))}[/] [dim]{event.session_id[:8]}[/]"
+                f"{pad}[magenta]↳ {escape(str(d.get('agent', 'agent')))}[/] [dim]{_child_part(event)[:8]}[/]"
             )
         elif kind == ev.USAGE:
             pass  # the total comes with `complete`
@@ -174,3 +174,11 @@ class EventRenderer:
             parts.insert(0, f"[{'yellow' if status == 'cancelled' else 'red'}]{status}[/]")
         if parts:
             self.console.print("[dim]" + " · ".join(parts) + "[/]")
+
+
+def _child_part(event: ev.Event) -> str:
+    """What tells a child apart: its id after ``<parent id>-`` (the start is its parent's)."""
+    parent = event.parent_id
+    if parent and event.session_id.startswith(parent + "-"):
+        return event.session_id[len(parent) + 1 :]
+    return event.session_id
