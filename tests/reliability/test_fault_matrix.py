@@ -105,6 +105,17 @@ def test_a_service_that_exits_0_early_is_reported_and_its_tool_call_fails_at_onc
     assert "service faults exited during tool fault_probe" in json.dumps(messages[2])
 
 
+def test_a_tool_call_that_hangs_past_the_tool_timeout_fails_and_the_turn_goes_on(cli, h):
+    turn = cli.turn(h.PROBE_SCRIPT, "--tool-timeout", "1", mode="hang_tool")
+    assert turn.returncode == 0, turn.stdout[-3000:] + turn.stderr[-3000:]
+    assert turn.result["status"] == "completed" and turn.result["response"] == "Done."
+    result = turn.tool_result("fault_probe")
+    assert result["success"] is False
+    assert "tool fault_probe of service faults did not answer within 1s" in json.dumps(result)
+    messages = finish(cli, h, turn)
+    assert [m["role"] for m in messages] == ["user", "assistant", "tool", "assistant"]
+
+
 def test_a_tool_call_that_hangs_is_cancelled_by_two_interrupts_and_its_call_gets_a_result(cli, h):
     proc = cli.popen(h.PROBE_SCRIPT, mode="hang_tool")
     assert proc.stdout is not None and proc.stderr is not None

@@ -11,7 +11,12 @@ import click
 from .console import error_console, home, verbose
 from .group import EXIT_USAGE, fail
 
-__all__ = ["run", "resolve_session", "build_for_run", "ask_on_terminal"]
+__all__ = ["MAX_PROMPT_BYTES", "run", "resolve_session", "build_for_run", "ask_on_terminal"]
+
+# 1 MiB of text is ~250k tokens, more than the largest context windows in common
+# use: a bigger prompt cannot be answered, so it is refused before a session or a
+# paid request exists.
+MAX_PROMPT_BYTES = 1024 * 1024
 
 
 def resolve_session(ref: str | None, continue_: bool, working_dir: Path) -> dict[str, Any] | None:
@@ -113,6 +118,12 @@ async def ask_on_terminal(renderer: Any, data: dict[str, Any]) -> str | None:
 @click.option(
     "--output", type=click.Choice(["text", "json", "stream-json"]), default="text", show_default=True
 )
+@click.option(
+    "--tool-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="SECONDS",
+    help="Cancel a tool call that has not answered after this long (default: 900).",
+)
 def run(
     prompt: tuple[str, ...],
     agent: str | None,
@@ -125,6 +136,7 @@ def run(
     component: tuple[str, ...],
     approval: str | None,
     output: str,
+    tool_timeout: float | None,
 ) -> None:
     """Run PROMPT (or the prompt on stdin) as one turn; with no prompt on a terminal, open the REPL."""
     from ..registry.session import RunRequest, parse_component_flags
@@ -134,6 +146,13 @@ def run(
     text = " ".join(prompt).strip()
     if not text and not sys.stdin.isatty():
         text = sys.stdin.read().strip()
+    size = len(text.encode("utf-8", errors="surrogateescape"))
+    if size > MAX_PROMPT_BYTES:
+        fail(
+            f"the prompt is too large: {size:,} bytes, over the limit of {MAX_PROMPT_BYTES:,} bytes",
+            "give the agent the path of a file holding the material instead of its contents",
+            EXIT_USAGE,
+        )
     repl = not text
     if repl and (output != "text" or not sys.stdin.isatty()):
         fail("no prompt given", "give a PROMPT argument or pipe one on stdin", EXIT_USAGE)
@@ -160,16 +179,24 @@ def run(
         raise SystemExit(run_repl(built, resumed=resumed))
     import asyncio
 
-    raise SystemExit(asyncio.run(_single(built, text, output, interactive, request)))
+    raise SystemExit(asyncio.run(_single(built, text, output, interactive, request, tool_timeout)))
 
 
-async def _single(built: Any, prompt: str, output: str, interactive: bool, request: Any = None) -> int:
-    from ..host import Host
+async def _single(
+    built: Any,
+    prompt: str,
+    output: str,
+    interactive: bool,
+    request: Any = None,
+    tool_timeout: float | None = None,
+) -> int:
+    from ..host import Host, HostLimits
     from .agents import registry_resolver
     from .turn import drive_turn, exit_code_for
 
     resolver = registry_resolver(request) if request is not None else None
-    host = Host(built.config, prespawn=False, interactive=interactive, resolve_agent=resolver)
+    limits = HostLimits() if tool_timeout is None else HostLimits(tool_timeout=tool_timeout)
+    host = Host(built.config, prespawn=False, limits=limits, interactive=interactive, resolve_agent=resolver)
     try:
         if output == "text":
             from .console import console

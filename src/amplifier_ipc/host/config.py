@@ -94,6 +94,9 @@ class HostLimits:
     """``configure`` may build clients; it must not take longer than a start."""
     call_timeout: float = 60.0
     """Context-manager calls, ``provider.info``, ``content.read``: small, local operations."""
+    tool_timeout: float | None = 900.0
+    """A tool call unanswered after this fails with -32001 naming the service and tool, so a hung
+    tool cannot hold a headless run forever; above bash's own 600 s max_timeout. None: no limit."""
     hook_timeout: float = 30.0
     """PROTOCOL §6: a hook that takes longer is skipped and reported."""
     approval_timeout: float = 300.0

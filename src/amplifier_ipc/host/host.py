@@ -346,6 +346,12 @@ class Host:
         router.usage = {}
         try:
             metadata, messages, resumed = self._begin(prompt)
+            if not resumed and self._marking is not None:
+                # The id turn_start announces must name a session on disk: a Host
+                # killed right after it leaves the session "interrupted", not missing.
+                # One fsync, on a session's first turn only.
+                marking, self._marking = self._marking, None
+                await marking
             timings["begin_ms"] = _ms(started)
             self._emit(
                 ev.TURN_START,
@@ -508,6 +514,8 @@ class Host:
                 for message in missing:
                     self.store.append_message(message)
                 self.store.write_state(self.router.state)
+                # On disk before "completed" is recorded and the answer is out: a failure fails the turn.
+                self.store.sync()
                 usage = dict(metadata.get("usage") or {})
                 for name, value in self.router.usage.items():
                     usage[name] = int(usage.get(name, 0)) + value
@@ -528,8 +536,11 @@ class Host:
                 "error": error,
             },
         )
-        with contextlib.suppress(OSError):
-            self.store.sync()
-        self.store.close()
+        try:
+            self.store.close()  # also fsyncs the complete event's line
+        except (OSError, SessionError):
+            # Only that last line of events.jsonl can be missing: anything else
+            # that failed to be written was reported by the sync above.
+            pass
         if self.prespawn and status != "failed" and not self._sigterm:
             self._start_prespawn()

@@ -22,6 +22,7 @@ from amplifier_ipc_protocol.errors import (
     InvalidParams,
     MethodNotFound,
     ProtocolError,
+    RequestTimeout,
     ServiceGone,
 )
 from amplifier_ipc_protocol.peer import Handler, NotificationFallback, current_request_id
@@ -221,7 +222,17 @@ class Router:
         target = self.services.get(route.service) or await self.ensure(route.service)
         self.running_tools[name] += 1
         try:
-            return await target.peer.request(m.TOOL_EXECUTE, {"name": name, "input": params.get("input", {})})
+            return await target.peer.request(
+                m.TOOL_EXECUTE,
+                {"name": name, "input": params.get("input", {})},
+                timeout=self.limits.tool_timeout,
+            )
+        except RequestTimeout:
+            raise RequestTimeout(
+                f"tool {name} of service {route.service} did not answer within {self.limits.tool_timeout:g}s; "
+                "it was cancelled (raise the limit with --tool-timeout)",
+                data={"service": route.service, "tool": name},
+            ) from None
         except ServiceGone:
             raise ServiceGone(
                 f"service {route.service} exited during tool {name} ({target.peer.close_reason})",
