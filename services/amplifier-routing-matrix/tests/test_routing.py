@@ -68,12 +68,21 @@ async def test_only_available_providers_are_chosen(dirs: tuple[Path, Path]) -> N
     assert none["action"] == "CONTINUE"
 
 
-async def test_no_role_or_an_unknown_role_uses_the_default_role(dirs: tuple[Path, Path]) -> None:
+async def test_a_request_that_asks_for_no_role_keeps_the_sessions_provider(dirs: tuple[Path, Path]) -> None:
+    # Regression: the foundation agent run with --provider scripted (or the
+    # offline local model) was routed to anthropic by the default role.
     work, home = dirs
     async with python_service(MODULE, cwd=work, home=home, config={"routing": {"matrix": "economy"}}) as host:
-        plain = await emit(host, {})
+        plain = await emit(host, {"provider": "scripted"})
+    assert plain["action"] == "CONTINUE"
+    assert "data" not in plain or plain["data"].get("provider") in (None, "scripted")
+
+
+async def test_an_unknown_role_uses_the_default_role(dirs: tuple[Path, Path]) -> None:
+    work, home = dirs
+    async with python_service(MODULE, cwd=work, home=home, config={"routing": {"matrix": "economy"}}) as host:
         odd = await emit(host, {"model_role": "poetry"})
-    assert plain["data"]["model"] == "claude-haiku-4-5"
+    assert odd["data"]["model"] == "claude-haiku-4-5"
     assert odd["data"]["routing"]["role"] == "default"
     assert odd["data"]["routing"]["requested_role"] == "poetry"
 
@@ -126,5 +135,5 @@ async def test_every_shipped_matrix_loads_and_has_a_default_role(dirs: tuple[Pat
     assert {"balanced", "economy", "quality", "local"} <= set(names)
     for name in names:
         async with python_service(MODULE, cwd=work, home=home, config={"routing": {"matrix": name}}) as host:
-            result = await emit(host, {})
+            result = await emit(host, {"model_role": "default"})
         assert result["action"] == "MODIFY", name

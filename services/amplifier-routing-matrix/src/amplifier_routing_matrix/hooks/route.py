@@ -1,11 +1,13 @@
 """Picks the provider and model of each provider request from the model role
 it asks for, using the configured routing matrix (docs/routing.md).
 
-Reads ``data.model_role`` (else ``data.request.metadata.model_role``; else the
-matrix's ``default`` role), and ``data.available_providers`` when present.
-Writes ``data.provider``, ``data.model``, ``data.request.model`` and
-``data.routing`` and answers MODIFY; answers CONTINUE when it has nothing to
-choose (no role in the matrix, no candidate available).
+Reads ``data.model_role`` (else ``data.request.metadata.model_role``), and
+``data.available_providers`` when present. A request that asks for no role
+keeps the session's provider and model: the user's choice (``--provider``,
+settings) is never overridden by a matrix nobody asked for. A role the matrix
+does not know uses its ``default`` role. Writes ``data.provider``,
+``data.model``, ``data.request.model`` and ``data.routing`` and answers
+MODIFY; answers CONTINUE when it has nothing to choose.
 """
 
 from __future__ import annotations
@@ -60,6 +62,8 @@ class RoutingHook:
             sys.stderr.write(f"[amplifier-routing-matrix] routing disabled: {exc}\n")
             return {"action": "CONTINUE"}
         asked = role_of(data)
+        if asked is None:
+            return {"action": "CONTINUE"}
         role = asked if asked in matrix.roles else DEFAULT_ROLE
         available = data.get("available_providers")
         if not isinstance(available, list):
