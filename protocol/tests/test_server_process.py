@@ -165,3 +165,22 @@ async def test_the_service_has_no_stdin_for_its_children(service: SampleService)
     await call(service, "ping")
     target = os.readlink(f"/proc/{service.process.pid}/fd/0")
     assert target == "/dev/null"
+
+
+async def test_a_provider_service_imports_the_wire_models_after_describe_not_before() -> None:
+    models = "amplifier_ipc_protocol.models"
+    lean = await start_service("lean_svc")
+    try:
+        before = await call(lean, "tool.execute", {"name": "loaded", "input": {"module": models}})
+        assert before["output"] is False, "nothing may import pydantic before describe"
+        await call(lean, "describe")
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + DEADLINE_S
+        while True:
+            now = await call(lean, "tool.execute", {"name": "loaded", "input": {"module": models}})
+            if now["output"] is True:
+                break
+            assert loop.time() < deadline, "the models were not preloaded after describe"
+            await asyncio.sleep(0.01)
+    finally:
+        await stop_service(lean)

@@ -14,6 +14,7 @@ configuration, ``{}`` until the Host sends some). A component may also define
 from __future__ import annotations
 
 import asyncio
+import importlib
 import os
 import sys
 import traceback
@@ -71,6 +72,12 @@ async def _cancel_remaining_tasks() -> None:
         task.cancel()
     if tasks:
         await asyncio.wait(tasks, timeout=EXIT_TASK_GRACE_S)
+
+
+def _preload_models() -> None:
+    import threading
+
+    threading.Thread(target=importlib.import_module, args=(f"{__package__}.models",), daemon=True).start()
 
 
 class Server:
@@ -222,6 +229,12 @@ class Server:
             # whose tools are named differently (the registry routes config with it).
             "components": [{"kind": c.kind, "name": c.name} for c in found.components],
         }
+        if found.of_kind("provider"):
+            # provider.complete needs the pydantic models (about 60-100 ms to
+            # import). Describe is answered first; the import then overlaps the
+            # Host's configure, provider.info and prompt assembly instead of
+            # delaying the turn's first model call.
+            asyncio.get_running_loop().call_soon(_preload_models)
         return {"name": self.name, "protocol_version": m.PROTOCOL_VERSION, "capabilities": capabilities}
 
     async def _list_tools(self, found: Discovered) -> list[dict[str, Any]]:
