@@ -13,6 +13,7 @@ import pytest
 from amplifier_ipc_protocol.errors import InternalError, MethodNotFound, ProviderError
 from amplifier_ipc_protocol.testing import (
     HostDouble,
+    alive,
     python_module,
     python_service,
     run_service,
@@ -269,18 +270,9 @@ def test_the_service_environment_holds_the_base_set_and_nothing_else(
 async def _wait_gone(pid: int) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + ORPHAN_GONE_S
-    while _alive(pid):
+    while alive(pid):
         assert loop.time() < deadline, f"process {pid} still runs after its group was killed"
         await asyncio.sleep(0.01)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as handle:
-            data = handle.read()
-    except OSError:
-        return False
-    return data[data.rfind(b")") + 2 : data.rfind(b")") + 3] != b"Z"
 
 
 async def test_a_python_service_turn_runs_the_module_and_reaches_its_hook(tmp_path: Path) -> None:

@@ -50,11 +50,15 @@ import signal
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self, TypedDict
 
 from . import methods as m
 from .errors import InternalError, MethodNotFound, ProtocolError
 from .peer import Handler, Peer
+from .stdio import _alive
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = [
     "HostDouble",
@@ -63,6 +67,8 @@ __all__ = [
     "run_service",
     "python_service",
     "python_module",
+    "alive",
+    "SpawnOptions",
     "service_env",
     "SPAWN_TIMEOUT_S",
     "REQUEST_TIMEOUT_S",
@@ -452,44 +458,40 @@ class HostDouble:
         return "\nlast lines of its stderr:\n" + "\n".join(self.stderr[-STDERR_TAIL_LINES:])
 
 
+def alive(pid: int) -> bool:
+    """Whether process ``pid`` still runs (a zombie does not)."""
+    return _alive(pid)
+
+
 def _group_members(pgid: int) -> list[int]:
-    """Live (not zombie) processes of process group ``pgid`` (Linux /proc)."""
+    """Live processes of process group ``pgid`` (Linux /proc)."""
     members: list[int] = []
-    try:
-        entries = os.listdir("/proc")
-    except OSError:
-        return members
-    for entry in entries:
+    for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
-            with open(f"/proc/{entry}/stat", "rb") as handle:
-                data = handle.read()
-        except OSError:
+            in_group = os.getpgid(int(entry)) == pgid
+        except OSError:  # gone meanwhile
             continue
-        # the command name is in parentheses and may itself hold spaces
-        fields = data[data.rfind(b")") + 2 :].split()
-        if len(fields) > 2 and int(fields[2]) == pgid and fields[0] != b"Z":
+        if in_group and _alive(int(entry)):
             members.append(int(entry))
     return members
 
 
-async def start_service(
-    command: Sequence[str],
-    *,
-    cwd: Path | str,
-    env: Mapping[str, str] | None = None,
-    state: dict[str, Any] | None = None,
-    handlers: Mapping[str, Handler] | None = None,
-    name: str | None = None,
-    echo_stderr: bool = True,
-) -> HostDouble:
-    """Start ``command`` as the Host does (own process group, ``cwd``, only
-    ``env``, default ``service_env()``) and connect a ``HostDouble`` to it.
-    Nothing is sent yet: call ``describe_service`` first, as the Host does."""
-    return await HostDouble.spawn(
-        command, cwd=cwd, env=env, state=state, handlers=handlers, name=name, echo_stderr=echo_stderr
-    )
+start_service = HostDouble.spawn
+"""Start ``command`` as the Host does (own process group, ``cwd``, only
+``env``, default ``service_env()``) and connect a ``HostDouble`` to it.
+Nothing is sent yet: call ``describe_service`` first, as the Host does."""
+
+
+class SpawnOptions(TypedDict, total=False):
+    """What ``run_service`` passes on to ``HostDouble.spawn``."""
+
+    env: Mapping[str, str] | None
+    state: dict[str, Any] | None
+    handlers: Mapping[str, Handler] | None
+    name: str | None
+    echo_stderr: bool
 
 
 @contextlib.asynccontextmanager
@@ -497,19 +499,13 @@ async def run_service(
     command: Sequence[str],
     *,
     cwd: Path | str,
-    env: Mapping[str, str] | None = None,
-    state: dict[str, Any] | None = None,
     config: dict[str, Any] | None = None,
-    handlers: Mapping[str, Handler] | None = None,
-    name: str | None = None,
-    echo_stderr: bool = True,
+    **options: Unpack[SpawnOptions],
 ) -> AsyncIterator[HostDouble]:
     """One turn of a service: start it, ``describe`` (with ``config``) and,
     when there is ``config``, ``configure``; on leaving, ``close()`` it (which
     fails when it does not exit cleanly)."""
-    host = await start_service(
-        command, cwd=cwd, env=env, state=state, handlers=handlers, name=name, echo_stderr=echo_stderr
-    )
+    host = await HostDouble.spawn(command, cwd=cwd, **options)
     try:
         await host.describe_service(config)
         if config:

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from amplifier_ipc_protocol import ProtocolError
-from amplifier_ipc_protocol.testing import HostDouble, python_service
+from amplifier_ipc_protocol.testing import HostDouble, alive, python_service
 
 MODULE = "amplifier_mcp"
 FIXTURE_SERVER = Path(__file__).parent / "fixtures" / "fixture_mcp_server.py"
@@ -86,14 +86,6 @@ def children_of(pid: int) -> list[int]:
             if int(stat[stat.rfind(b")") + 2 :].split()[1]) == pid:
                 found.append(int(entry))
     return found
-
-
-def alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_bytes()
-    except OSError:
-        return False
-    return stat[stat.rfind(b")") + 2 : stat.rfind(b")") + 3] != b"Z"
 
 
 async def until(condition: Any, what: str) -> None:

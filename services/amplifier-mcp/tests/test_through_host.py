@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from amplifier_ipc_protocol.testing import alive
+
 from amplifier_ipc.host import Host, HostLimits, ServiceSpec, SessionConfig
 
 FIXTURE_SERVER = Path(__file__).parent / "fixtures" / "fixture_mcp_server.py"
@@ -21,14 +23,6 @@ LIMITS = HostLimits(describe_timeout=30.0, hook_timeout=10.0, shutdown_grace=2.0
 TURN_S = 90.0
 # Bounds the wait for a killed process to disappear from /proc.
 GONE_S = 10.0
-
-
-def alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_bytes()
-    except OSError:
-        return False
-    return stat[stat.rfind(b")") + 2 : stat.rfind(b")") + 3] != b"Z"
 
 
 async def test_a_turn_calls_mcp_tools_and_leaves_no_server_running(tmp_path: Path) -> None:

@@ -246,22 +246,22 @@ async def assert_vendor_error_mapped(
     assert len(vendor.received) == 1
 
 
-async def complete_through_the_service(
-    service_factory: Any,
-    vendor: LoopbackVendor,
-    provider: str,
-    reply: dict[str, Any],
-    *,
-    config: dict[str, Any],
-    env: dict[str, str] | None = None,
-) -> None:
-    """A real service process, configured for ``provider`` with ``config``,
-    completes a request against the loopback ``vendor`` answering ``reply``
-    (which streams SERVICE_ANSWER); the answer comes back both as the response
-    and as the stream notifications relayed to the Host."""
-    vendor.queue(reply)
-    host = await service_factory(env=env)
-    await host.configure({provider: config})
-    response = await host.complete(provider, chat_request())
-    assert response["content"] == [{"type": "text", "text": SERVICE_ANSWER}]
-    assert host.streamed() == SERVICE_ANSWER
+@pytest.fixture
+def through_the_service(service_factory: Any, vendor: LoopbackVendor) -> Any:
+    """``await through_the_service(provider, reply, config=, env=)``: a real service
+    process, configured for ``provider`` with ``config``, completes a request
+    against the loopback vendor answering ``reply`` (which streams
+    SERVICE_ANSWER); the answer comes back both as the response and as the
+    stream notifications relayed to the Host."""
+
+    async def complete(
+        provider: str, reply: dict[str, Any], *, config: dict[str, Any], env: dict[str, str] | None = None
+    ) -> None:
+        vendor.queue(reply)
+        host = await service_factory(env=env)
+        await host.configure({provider: config})
+        response = await host.complete(provider, chat_request())
+        assert response["content"] == [{"type": "text", "text": SERVICE_ANSWER}]
+        assert host.streamed() == SERVICE_ANSWER
+
+    return complete

@@ -10,7 +10,7 @@ from amplifier_ipc_protocol import ProviderError
 from amplifier_providers.conversation import MISSING_RESULT_NOTE
 from amplifier_providers.providers.anthropic import Anthropic
 
-from .conftest import assert_vendor_error_mapped, chat_request, complete_through_the_service
+from .conftest import assert_vendor_error_mapped, chat_request
 
 USAGE = {
     "input_tokens": 10,
@@ -206,7 +206,7 @@ async def test_a_dangling_tool_call_is_repaired_with_a_note(claude: Any, vendor:
 
 
 @pytest.mark.parametrize(
-    ("status", "headers", "retryable", "retry_after", "fragment"),
+    "case",
     [
         (429, {"retry-after": "7"}, True, 7.0, "rate limit"),
         (500, {}, True, None, "server error (500)"),
@@ -216,14 +216,9 @@ async def test_a_dangling_tool_call_is_repaired_with_a_note(claude: Any, vendor:
     ],
 )
 async def test_vendor_errors_become_provider_errors_with_retry_data(
-    claude: Any,
-    vendor: Any,
-    status: int,
-    headers: dict[str, str],
-    retryable: bool,
-    retry_after: float | None,
-    fragment: str,
+    claude: Any, vendor: Any, case: tuple[int, dict[str, str], bool, float | None, str]
 ) -> None:
+    status, headers, retryable, retry_after, fragment = case
     body = {"type": "error", "error": {"type": "some_error", "message": "vendor says no"}}
     reply = {"status": status, "json_body": body, "headers": headers}
     await assert_vendor_error_mapped(
@@ -253,16 +248,11 @@ async def test_a_missing_key_names_the_variable_to_set(
 
 
 async def test_the_service_process_streams_anthropic_answers_to_its_host(
-    service_factory: Any, vendor: Any
+    through_the_service: Any, vendor: Any
 ) -> None:
     reply = _sse([_text_block("From ", "the ", "service.")])
-    await complete_through_the_service(
-        service_factory,
-        vendor,
-        "anthropic",
-        reply,
-        config={"base_url": vendor.url},
-        env={"ANTHROPIC_API_KEY": "sk-ant-proc"},
+    await through_the_service(
+        "anthropic", reply, config={"base_url": vendor.url}, env={"ANTHROPIC_API_KEY": "sk-ant-proc"}
     )
     assert _key_sent(vendor.received[0].headers) == "sk-ant-proc"
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from amplifier_providers.providers.gemini import Gemini
 
-from .conftest import TOOLS, assert_vendor_error_mapped, chat_request, complete_through_the_service
+from .conftest import TOOLS, assert_vendor_error_mapped, chat_request
 
 USAGE = {
     "promptTokenCount": 40,
@@ -130,7 +130,7 @@ async def test_a_function_call_round_trip_keeps_ids_and_signatures(gemini: Any, 
 
 
 @pytest.mark.parametrize(
-    ("status", "headers", "retryable", "retry_after", "fragment"),
+    "case",
     [
         (429, {"retry-after": "9"}, True, 9.0, "rate limit"),
         (500, {}, True, None, "server error (500)"),
@@ -139,14 +139,9 @@ async def test_a_function_call_round_trip_keeps_ids_and_signatures(gemini: Any, 
     ],
 )
 async def test_vendor_errors_become_provider_errors_with_retry_data(
-    gemini: Any,
-    vendor: Any,
-    status: int,
-    headers: dict[str, str],
-    retryable: bool,
-    retry_after: float | None,
-    fragment: str,
+    gemini: Any, vendor: Any, case: tuple[int, dict[str, str], bool, float | None, str]
 ) -> None:
+    status, headers, retryable, retry_after, fragment = case
     body = {"error": {"code": status, "message": "vendor says no", "status": "SOMETHING"}}
     reply = {"status": status, "json_body": body, "headers": headers}
     await assert_vendor_error_mapped(
@@ -155,15 +150,10 @@ async def test_vendor_errors_become_provider_errors_with_retry_data(
 
 
 async def test_the_service_process_streams_gemini_answers_to_its_host(
-    service_factory: Any, vendor: Any
+    through_the_service: Any, vendor: Any
 ) -> None:
     reply = _sse([{"text": "From "}], [{"text": "the service."}])
-    await complete_through_the_service(
-        service_factory,
-        vendor,
-        "gemini",
-        reply,
-        config={"base_url": vendor.url},
-        env={"GEMINI_API_KEY": "gem-proc"},
+    await through_the_service(
+        "gemini", reply, config={"base_url": vendor.url}, env={"GEMINI_API_KEY": "gem-proc"}
     )
     assert vendor.received[0].headers["x-goog-api-key"] == "gem-proc"

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from amplifier_providers.providers.ollama import Ollama
 
-from .conftest import TOOLS, assert_vendor_error_mapped, chat_request, complete_through_the_service
+from .conftest import TOOLS, assert_vendor_error_mapped, chat_request
 
 
 def _line(message: dict[str, Any], done: bool = False) -> dict[str, Any]:
@@ -112,10 +112,8 @@ async def test_server_errors_become_provider_errors(
 
 
 async def test_the_service_process_streams_ollama_answers_to_its_host(
-    service_factory: Any, vendor: Any
+    through_the_service: Any, vendor: Any
 ) -> None:
     reply = _stream({"content": "From "}, {"content": "the service."})
-    await complete_through_the_service(
-        service_factory, vendor, "ollama", reply, config={"base_url": vendor.url, "model": "qwen3"}
-    )
+    await through_the_service("ollama", reply, config={"base_url": vendor.url, "model": "qwen3"})
     assert vendor.received[0].body["model"] == "qwen3"

@@ -14,7 +14,7 @@ from amplifier_providers.providers.azure_openai import AzureOpenAI
 from amplifier_providers.providers.openai import OpenAI
 from amplifier_providers.providers.openai_compatible import OpenAICompatible
 
-from .conftest import TOOLS, assert_vendor_error_mapped, chat_request, complete_through_the_service
+from .conftest import TOOLS, assert_vendor_error_mapped, chat_request
 
 USAGE = {
     "prompt_tokens": 30,
@@ -153,7 +153,7 @@ async def test_a_dangling_tool_call_is_answered_with_a_note(gpt: Any, vendor: An
 
 
 @pytest.mark.parametrize(
-    ("status", "headers", "retryable", "retry_after", "fragment"),
+    "case",
     [
         (429, {"retry-after": "3"}, True, 3.0, "rate limit"),
         (500, {}, True, None, "server error (500)"),
@@ -163,14 +163,9 @@ async def test_a_dangling_tool_call_is_answered_with_a_note(gpt: Any, vendor: An
     ],
 )
 async def test_vendor_errors_become_provider_errors_with_retry_data(
-    gpt: Any,
-    vendor: Any,
-    status: int,
-    headers: dict[str, str],
-    retryable: bool,
-    retry_after: float | None,
-    fragment: str,
+    gpt: Any, vendor: Any, case: tuple[int, dict[str, str], bool, float | None, str]
 ) -> None:
+    status, headers, retryable, retry_after, fragment = case
     reply = {
         "status": status,
         "json_body": {"error": {"message": "vendor says no", "type": "x"}},
@@ -279,16 +274,11 @@ async def test_a_refused_connection_is_a_retryable_error(
 
 
 async def test_the_service_process_streams_openai_answers_to_its_host(
-    service_factory: Any, vendor: Any
+    through_the_service: Any, vendor: Any
 ) -> None:
     reply = _sse({"content": "From "}, {"content": "the service."})
-    await complete_through_the_service(
-        service_factory,
-        vendor,
-        "openai",
-        reply,
-        config={"base_url": vendor.url + "/v1"},
-        env={"OPENAI_API_KEY": "sk-proc"},
+    await through_the_service(
+        "openai", reply, config={"base_url": vendor.url + "/v1"}, env={"OPENAI_API_KEY": "sk-proc"}
     )
     assert vendor.received[0].headers["authorization"] == "Bearer sk-proc"
 
