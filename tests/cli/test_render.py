@@ -57,7 +57,9 @@ def test_an_answer_that_did_not_stream_is_printed_at_the_end() -> None:
 def test_long_results_are_cut_and_child_sessions_are_indented() -> None:
     long_output = "\n".join(f"line {i}" for i in range(20))
     text = render(
-        ev.Event(ev.TURN_START, {"agent": "explorer"}, session_id="p-0a1b2c3d_explorer", parent_id="p", depth=1),
+        ev.Event(
+            ev.TURN_START, {"agent": "explorer"}, session_id="p-0a1b2c3d_explorer", parent_id="p", depth=1
+        ),
         ev.Event(ev.TOOL_CALL, {"id": "9", "name": "grep", "input": {}}, parent_id="p", depth=1),
         ev.Event(
             ev.TOOL_RESULT,
