@@ -173,10 +173,19 @@ def test_an_interrupted_run_exits_130(cli: Any) -> None:
         if json.loads(line)["type"] == "tool_call":
             break
     proc.send_signal(signal.SIGINT)
-    proc.send_signal(signal.SIGINT)  # the second one does not wait for the running tool
+    # Wait for the first to land: two signals sent back to back can merge into one.
+    for line in proc.stdout:
+        event = json.loads(line)
+        if event["type"] == "cancelling":
+            assert event["immediate"] is False
+            break
+    proc.send_signal(signal.SIGINT)  # the second one does not wait for the running tool (sleep 60)
     rest = proc.stdout.read()
     assert proc.wait(timeout=60) == 130
-    final = json.loads(rest.strip().splitlines()[-1])
+    events = [json.loads(line) for line in rest.strip().splitlines()]
+    assert any(e["type"] == "cancelling" and e["immediate"] for e in events)
+    assert not any(e["type"] == "tool_result" and e.get("success") for e in events), "the sleep was not awaited"
+    final = events[-1]
     assert final["type"] == "result" and final["status"] == "cancelled"
 
 
