@@ -4,7 +4,6 @@ PYTHON ?= python3
 UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
 VENV := $(CURDIR)/.venv
 BIN := $(VENV)/bin
-PYTEST_ARGS ?=
 
 .PHONY: setup test lint bench demo clean
 
@@ -43,8 +42,11 @@ $(LOCAL_VENV)/.built: $(UV) $(WHEELHOUSE)/.built services/amplifier-local/pyproj
 		--python $(LOCAL_VENV)/bin/python -e protocol -e services/amplifier-local
 	touch $@
 
+# Two workers: the suite is mostly real processes waiting on each other.
+# The venv's bin is on PATH for tools the services look up there (rg).
+PYTEST_ARGS ?= -n 2
 test: setup
-	$(BIN)/pytest $(PYTEST_ARGS)
+	PATH="$(BIN):$$PATH" $(BIN)/pytest $(PYTEST_ARGS)
 
 lint: setup
 	$(BIN)/ruff check .
