@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import gc
+import warnings
 from typing import Any
 
 import orjson
@@ -213,6 +215,31 @@ async def test_a_request_cancelled_before_its_handler_started_is_still_answered_
         assert answers[1]["error"]["code"] == RequestCancelled.code
         assert answers[2]["result"] == {}
         assert raw.peer._incoming == {}
+    finally:
+        raw.close()
+
+
+async def test_a_plain_handler_returning_a_coroutine_cancelled_before_it_started_leaves_no_unawaited_coroutine() -> (
+    None
+):
+    # Regression: the Host's router wraps its coroutine handlers in plain
+    # functions; cancelled before its first step, the coroutine was dropped
+    # unawaited ("coroutine 'Router._hook_emit' was never awaited").
+    raw = await raw_peer({"hang": lambda p: _hang_until_cancelled(p), "ping": lambda p: {}})
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            raw.send(
+                b'{"jsonrpc":"2.0","id":1,"method":"hang"}\n{"jsonrpc":"2.0","method":"cancel","params":{"id":1}}\n'
+                b'{"jsonrpc":"2.0","id":2,"method":"ping"}\n'
+            )
+            answers = {}
+            for _ in range(2):
+                answer = await raw.receive()
+                answers[answer["id"]] = answer
+            gc.collect()
+        assert answers[1]["error"]["code"] == RequestCancelled.code
+        assert not [w for w in caught if "never awaited" in str(w.message)]
     finally:
         raw.close()
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 import inspect
 import sys
 import traceback
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Protocol
 
 import orjson
@@ -399,6 +400,9 @@ class Peer:
             current_request_id.reset(token)
         if hasattr(result, "__await__"):
             task = start_task(self._loop, self._run_handler(request_id, method, lambda _: result, params))
+            if asyncio.iscoroutine(result):
+                # Cancelled before its first step, the task never awaits it.
+                task.add_done_callback(functools.partial(_close_unstarted, result))
             if not task.done():
                 self._incoming[request_id] = task
             return
@@ -510,3 +514,8 @@ def _internal_error(method: str, exc: Exception) -> InternalError:
 
 def _valid_id(value: object) -> bool:
     return isinstance(value, (int, str)) and not isinstance(value, bool)
+
+
+def _close_unstarted(coro: Coroutine[Any, Any, Any], _task: object) -> None:
+    if inspect.getcoroutinestate(coro) == inspect.CORO_CREATED:
+        coro.close()
