@@ -20,6 +20,8 @@ from typing import Any
 
 from amplifier_ipc.host import Host, HostLimits, ServiceSpec, SessionConfig
 
+from ._common import floor_command
+
 SERVICES_DIR = Path(__file__).resolve().parents[1] / "services"
 COLD_TURNS = 7
 PRESPAWN_TURNS = 7
@@ -36,7 +38,6 @@ PRESPAWN_BUDGET_MS = 10.0
 TOOL_CALL_BUDGET_RATIO = 2.5
 RELAY_BUDGET_TOKENS_PER_S = 300_000.0
 
-_MINIMAL_CHILD = "import sys\nsys.stdin.readline()\nsys.stdout.write('{}\\n')\nsys.stdout.flush()\n"
 _ECHO_CHILD = (
     "import sys\nread, write, flush = sys.stdin.buffer.readline, sys.stdout.buffer.write, sys.stdout.buffer.flush\n"
     "while line := read():\n    write(line)\n    flush()\n"
@@ -81,10 +82,11 @@ async def _turn(host: Host, prompt: str = "bench") -> dict[str, Any]:
 
 
 async def minimal_child_ms() -> float:
-    """Spawn a Python child, one line there and back, wait for its exit."""
+    """Spawn the minimal asyncio child of issue 2's floors (tests/bench/_common.py:
+    any service needs Python and an event loop), one line there and back, wait for its exit."""
     start = time.perf_counter()
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", _MINIMAL_CHILD, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE
+        *floor_command(), stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE
     )
     assert process.stdin is not None and process.stdout is not None
     process.stdin.write(b"{}\n")
