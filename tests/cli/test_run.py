@@ -184,7 +184,9 @@ def test_an_interrupted_run_exits_130(cli: Any) -> None:
     assert proc.wait(timeout=60) == 130
     events = [json.loads(line) for line in rest.strip().splitlines()]
     assert any(e["type"] == "cancelling" and e["immediate"] for e in events)
-    assert not any(e["type"] == "tool_result" and e.get("success") for e in events), "the sleep was not awaited"
+    assert not any(e["type"] == "tool_result" and e.get("success") for e in events), (
+        "the sleep was not awaited"
+    )
     final = events[-1]
     assert final["type"] == "result" and final["status"] == "cancelled"
 
