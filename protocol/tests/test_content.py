@@ -6,7 +6,13 @@ import os
 from pathlib import Path
 
 import pytest
-from amplifier_ipc_protocol.content import MAX_CONTENT_BYTES, list_content, read_content, resolve_content_path
+from amplifier_ipc_protocol.content import (
+    MAX_CONTENT_BYTES,
+    list_content,
+    parse_front_matter,
+    read_content,
+    resolve_content_path,
+)
 from amplifier_ipc_protocol.errors import InvalidParams
 
 
@@ -61,3 +67,29 @@ def test_listing_filters_by_prefix() -> None:
     assert list_content(paths, "context/") == ["context/a.md", "context/b.md"]
     with pytest.raises(InvalidParams, match="prefix must be a string"):
         list_content(paths, 5)
+
+
+def test_front_matter_is_split_from_the_markdown_body() -> None:
+    header, body = parse_front_matter(
+        "---\nname: plan\ntools: [read_file]\n---\n\n# Plan\nThink first.\n", origin="m.md"
+    )
+    assert header == {"name": "plan", "tools": ["read_file"]}
+    assert body == "# Plan\nThink first."
+
+
+def test_an_empty_header_is_an_empty_mapping() -> None:
+    assert parse_front_matter("---\n\n---\nbody", origin="m.md") == ({}, "body")
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("# no header\n", "m.md: no YAML header (the file must start with a line '---')"),
+        ("---\nname: [unclosed\n---\nbody", "m.md: the YAML header does not parse"),
+        ("---\n- a list\n---\nbody", "m.md: the YAML header must be a mapping of fields"),
+    ],
+)
+def test_a_missing_or_malformed_header_names_the_file(text: str, problem: str) -> None:
+    with pytest.raises(ValueError) as caught:
+        parse_front_matter(text, origin="m.md")
+    assert str(caught.value).startswith(problem)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
+from typing import Any
 
 from .discovery import CONTENT_FOLDERS
 from .errors import InvalidParams
 
-__all__ = ["resolve_content_path", "read_content", "list_content"]
+__all__ = ["resolve_content_path", "read_content", "list_content", "parse_front_matter"]
 
 # A content file is context for a model; anything larger is a mistake.
 MAX_CONTENT_BYTES = 4 * 1024 * 1024
@@ -57,3 +59,28 @@ def list_content(paths: list[str], prefix: object = None) -> list[str]:
     if not isinstance(prefix, str):
         raise InvalidParams("prefix must be a string")
     return [p for p in paths if p.startswith(prefix)]
+
+
+_FRONT = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.DOTALL)
+
+
+def parse_front_matter(text: str, *, origin: str) -> tuple[dict[str, Any], str]:
+    """Split a Markdown file's ``---``-fenced YAML header from its body.
+
+    Modes, skills and agent descriptions are all written this way. Raises
+    ValueError naming ``origin`` when the header is missing or malformed.
+    """
+    match = _FRONT.match(text)
+    if match is None:
+        raise ValueError(f"{origin}: no YAML header (the file must start with a line '---')")
+    import yaml  # lazily: nothing heavy before describe
+
+    try:
+        header = yaml.safe_load(match.group(1))
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{origin}: the YAML header does not parse: {exc}") from None
+    if header is None:
+        header = {}
+    if not isinstance(header, dict):
+        raise ValueError(f"{origin}: the YAML header must be a mapping of fields")
+    return header, text[match.end() :].strip()

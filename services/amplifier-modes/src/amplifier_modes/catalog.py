@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from amplifier_ipc_protocol.content import parse_front_matter
+
 __all__ = [
     "STATE_KEY",
     "Mode",
@@ -32,28 +34,9 @@ STATE_KEY = "modes.active"
 MAX_MODE_FILE_BYTES = 256 * 1024
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-_FRONT = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.DOTALL)
 
 # The mode tool stays callable in every mode, so a mode can always be left.
 ALWAYS_ALLOWED = ("mode",)
-
-
-def parse_front_matter(text: str, *, origin: str) -> tuple[dict[str, Any], str]:
-    """Split ``---``-fenced YAML from a Markdown body; raises ValueError naming ``origin``."""
-    match = _FRONT.match(text)
-    if match is None:
-        raise ValueError(f"{origin}: no YAML header (the file must start with a line '---')")
-    import yaml  # lazily: nothing heavy before describe
-
-    try:
-        header = yaml.safe_load(match.group(1))
-    except yaml.YAMLError as exc:
-        raise ValueError(f"{origin}: the YAML header does not parse: {exc}") from None
-    if header is None:
-        header = {}
-    if not isinstance(header, dict):
-        raise ValueError(f"{origin}: the YAML header must be a mapping of fields")
-    return header, text[match.end() :].strip()
 
 
 def _patterns(value: Any, *, field_name: str, origin: str) -> list[str] | None:

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from amplifier_ipc_protocol.content import parse_front_matter
+
 __all__ = ["LOADED_KEY", "Skill", "Catalog", "load_catalog", "skill_dirs", "dirs_from"]
 
 LOADED_KEY = "skills.loaded"
@@ -28,25 +30,6 @@ MAX_SKILL_BYTES = 512 * 1024
 MAX_LISTED_FILES = 50
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
-_FRONT = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.DOTALL)
-
-
-def parse_front_matter(text: str, *, origin: str) -> tuple[dict[str, Any], str]:
-    """Split ``---``-fenced YAML from a Markdown body; raises ValueError naming ``origin``."""
-    match = _FRONT.match(text)
-    if match is None:
-        raise ValueError(f"{origin}: no YAML header (the file must start with a line '---')")
-    import yaml  # lazily: nothing heavy before describe
-
-    try:
-        header = yaml.safe_load(match.group(1))
-    except yaml.YAMLError as exc:
-        raise ValueError(f"{origin}: the YAML header does not parse: {exc}") from None
-    if header is None:
-        header = {}
-    if not isinstance(header, dict):
-        raise ValueError(f"{origin}: the YAML header must be a mapping of fields")
-    return header, text[match.end() :].strip()
 
 
 @dataclass(slots=True)
