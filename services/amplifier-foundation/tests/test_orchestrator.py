@@ -180,7 +180,11 @@ async def test_an_ephemeral_injection_reaches_the_provider_but_never_the_transcr
     host.provider_replies = [tool_response(("c1", "todo", {"action": "read"})), text_response("ok")]
     await host.execute("go")
     for request in host.provider_requests:
-        assert request["messages"][-1] == {"role": "user", "content": "EPHEMERAL NOTE"}
+        assert request["messages"][-1] == {
+            "role": "user",
+            "content": "EPHEMERAL NOTE",
+            "metadata": {"injected": True},
+        }
         assert sum("EPHEMERAL NOTE" in str(m) for m in request["messages"]) == 1
     assert "EPHEMERAL NOTE" not in str(host.transcript)
 

@@ -53,3 +53,16 @@ def test_expectations_that_hold_report_nothing(expect: dict[str, Any]) -> None:
 def test_each_unmet_expectation_is_named(expect: dict[str, Any], fragment: str) -> None:
     problems = unmet_expectations(expect, REQUEST)
     assert len(problems) == 1 and fragment in problems[0]
+
+
+def test_the_last_user_message_is_what_the_user_typed_not_context_a_hook_injected() -> None:
+    # Regression: the foundation's <environment> block, injected after the
+    # prompt for one call, was taken for the user's last message.
+    request = {
+        "messages": [
+            {"role": "user", "content": "list the files"},
+            {"role": "user", "content": "<environment>cwd: /x</environment>", "metadata": {"injected": True}},
+        ]
+    }
+    assert unmet_expectations({"last_user_contains": "list the files"}, request) == []
+    assert unmet_expectations({"last_user_contains": "environment"}, request) != []

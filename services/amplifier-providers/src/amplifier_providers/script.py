@@ -208,7 +208,7 @@ def unmet_expectations(expect: dict[str, Any], request: dict[str, Any]) -> list[
     if present:
         problems.append(f"the tools offered should not include {present}")
     if "last_user_contains" in expect:
-        users = [m for m in messages if m.get("role") == "user"]
+        users = [m for m in messages if is_typed_user_message(m)]
         last = _text_of(users[-1]) if users else ""
         for needle in _as_list(expect["last_user_contains"]):
             if needle not in last:
@@ -221,3 +221,10 @@ def unmet_expectations(expect: dict[str, Any], request: dict[str, Any]) -> list[
     if "model" in expect and request.get("model") != expect["model"]:
         problems.append(f"the model should be {expect['model']!r}; it was {request.get('model')!r}")
     return problems
+
+
+def is_typed_user_message(message: dict[str, Any]) -> bool:
+    """A user message the user wrote, not context a hook injected for one call
+    (the foundation orchestrator marks those ``metadata.injected``)."""
+    metadata = message.get("metadata")
+    return message.get("role") == "user" and not (isinstance(metadata, dict) and metadata.get("injected"))

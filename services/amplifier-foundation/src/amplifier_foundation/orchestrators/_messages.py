@@ -81,7 +81,10 @@ def apply_injections(
             last["content"] = f"{text_of(last.get('content'))}\n\n{text}"
             view[-1] = last
             continue
-        view.append({"role": injection.get("role") or "user", "content": text})
+        # Marked, so a reader of the request can tell hook context from what the user typed.
+        view.append(
+            {"role": injection.get("role") or "user", "content": text, "metadata": {"injected": True}}
+        )
     return view
 
 

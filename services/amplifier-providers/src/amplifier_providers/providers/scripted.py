@@ -16,7 +16,7 @@ from typing import Any
 
 from amplifier_ipc_protocol import provider
 
-from ..script import ScriptEntry, ScriptError, load_script, unmet_expectations
+from ..script import ScriptEntry, ScriptError, is_typed_user_message, load_script, unmet_expectations
 from ..streaming import BlockStream, split_tokens
 
 POSITION_KEY = "scripted.position"
@@ -172,7 +172,7 @@ class Scripted:
 def _fixed_reply(wire: dict[str, Any]) -> str:
     last = ""
     for message in reversed(wire.get("messages") or []):
-        if message.get("role") == "user":
+        if is_typed_user_message(message):
             content = message.get("content")
             if isinstance(content, list):
                 content = "".join(b.get("text", "") for b in content if isinstance(b, dict))
