@@ -50,6 +50,13 @@ async def test_a_parent_delegates_to_self_and_gets_the_childs_answer(family: Fam
         "".join(e.data["text"] for e in child_events if e.type == "stream.token") == "There are three files."
     )
 
+    child_usage = complete(events, child_id)["usage"]
+    (own_usage,) = [e.data["usage"] for e in events if e.type == "usage" and e.session_id == host.session_id]
+    parent_usage = complete(events)["usage"]
+    for field in ("input_tokens", "output_tokens"):
+        assert child_usage[field] > 0
+        assert parent_usage[field] == own_usage[field] + child_usage[field], field
+
     metadata = family.metadata(child_id)
     assert metadata["parent_id"] == host.session_id and metadata["status"] == "completed"
     assert metadata["delegation"]["agent"] == "self" and metadata["depth"] == 1

@@ -319,6 +319,8 @@ class ChildSessions:
                 with contextlib.suppress(BaseException):
                     await pump
                 raise
+        # What a delegation cost is part of the parent's turn (and its session's usage).
+        self.parent.router.add_usage(final.get("usage"))
         if final.get("status") == "failed":
             raise ProtocolError(
                 f"the child session {session_id} ({delegation.agent}) failed: {final.get('error')}",

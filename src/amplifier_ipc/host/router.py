@@ -324,10 +324,11 @@ class Router:
         finally:
             self._relays.pop(key, None)
         if isinstance(result, dict):
-            self._add_usage(result.get("usage"))
+            self.add_usage(result.get("usage"))
         return result
 
-    def _add_usage(self, usage: Any) -> None:
+    def add_usage(self, usage: Any) -> None:
+        """Count a model call's usage (or a child session's turn total) into this turn's."""
         if not isinstance(usage, dict):
             return
         for name in _USAGE_FIELDS:
