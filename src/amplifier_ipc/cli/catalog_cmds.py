@@ -108,27 +108,19 @@ def install(name: str, force: bool) -> None:
 @click.argument("name")
 @click.option("--check", is_flag=True, help="Only say whether the source changed.")
 def update(name: str, check: bool) -> None:
-    """Fetch NAME again from where it was registered; reinstall when it changed."""
-    from ..registry.catalog import register_location
+    """Fetch NAME again from where it was registered; reinstall what changed."""
+    from ..registry.catalog import apply_update, check_update
 
     amp = home()
-    current = amp.load_alias(name)
-    source = str(current.meta.get("source_url") or "")
-    if not source:
-        fail(f"{name} has no recorded source", "register it again from its file or URL", EXIT_USAGE)
     if check:
-        from ..registry.definitions import parse_definition
-        from ..registry.locations import fetch_definition
-
-        fetched = fetch_definition(source, amp.cache_dir, refresh=True)
-        fresh = parse_definition(fetched.raw, source)
-        changed = fresh.sha256 != current.sha256
-        console().print(f"{name}: {'changed' if changed else 'up to date'} ({source})")
+        found = check_update(amp, name)
+        state = f"changed: {'; '.join(found.changes)}" if found.changes else "up to date"
+        console().print(f"{name}: {state} ({found.source})", soft_wrap=True)
         return
-    fresh = register_location(amp, source, name, refresh=True)
-    changed = fresh.sha256 != current.sha256
-    error_console().print(f"{name}: {'updated' if changed else 'up to date'} ({source})")
-    install_definitions([fresh])
+    done = apply_update(amp, name)
+    state = f"updated: {'; '.join(done.changes)}" if done.changes else "up to date"
+    error_console().print(f"{name}: {state} ({done.source})", soft_wrap=True)
+    install_definitions([done.definition])
 
 
 @click.command()

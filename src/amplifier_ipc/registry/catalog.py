@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .definitions import Definition, parse_definition
-from .errors import RegistryError
+from .errors import NotRegisteredError, RegistryError
 from .home import AmplifierHome
-from .locations import Fetched, fetch_definition, join_location
+from .locations import (
+    Fetched,
+    GitLocation,
+    checkout_commit,
+    checkout_dir,
+    fetch_definition,
+    git_checkout,
+    join_location,
+    parse_git_url,
+    remote_commit,
+)
 
-__all__ = ["Found", "discover_definitions", "register_location"]
+__all__ = ["Found", "Update", "discover_definitions", "register_location", "check_update", "apply_update"]
 
 SKIPPED_DIRS = {".venv", "node_modules", ".git", "__pycache__", "build", "dist", "tests", ".amplifier"}
 
@@ -70,3 +81,109 @@ def register_location(
     definition.origin = fetched.base
     home.register(definition, fetched, alias)
     return definition
+
+
+@dataclass(slots=True)
+class Update:
+    """What changed at the source of a registered definition (nothing: it is up to date)."""
+
+    name: str
+    source: str
+    definition: Definition
+    """The registered definition: the new one after ``apply_update``, the current one after a check."""
+    changes: list[str] = field(default_factory=list)
+
+
+def _recorded_source(home: AmplifierHome, name: str) -> tuple[Definition, str]:
+    current = home.load_alias(name)
+    source = str(current.meta.get("source_url") or "")
+    if not source:
+        raise NotRegisteredError(
+            f"{name} has no recorded source", hint="register it again from its file or URL"
+        )
+    return current, source
+
+
+def _git_sources(home: AmplifierHome, definition: Definition) -> list[tuple[str, GitLocation]]:
+    """The git service sources of ``definition`` and of the behaviors it reaches (one per checkout)."""
+    from .resolver import resolve_agent
+
+    seen: set[Path] = set()
+    out: list[tuple[str, GitLocation]] = []
+    for item in resolve_agent(definition, home).service_definitions():
+        assert item.service is not None
+        if item.service.source.startswith("git+"):
+            git = parse_git_url(item.service.source)
+            if checkout_dir(git, home.cache_dir) not in seen:
+                seen.add(checkout_dir(git, home.cache_dir))
+                out.append((item.ref, git))
+    return out
+
+
+def _new_commit(what: str, git: GitLocation, old: str | None, new: str | None) -> str | None:
+    # No commit to compare with (never fetched, or pinned to a commit id): nothing to report.
+    if new is None or old is None or old == new:
+        return None
+    return f"new commit {new[:12]} of {what} ({git.url}@{git.ref or 'HEAD'})"
+
+
+def check_update(home: AmplifierHome, name: str) -> Update:
+    """Whether ``name``'s source changed (its text, or a new commit of a git source), changing nothing.
+
+    The definition is fetched into a temporary folder; git remotes are asked
+    for their commit without fetching; AMPLIFIER_HOME is not written.
+    """
+    current, source = _recorded_source(home, name)
+    update = Update(name, source, current)
+    with tempfile.TemporaryDirectory(prefix="amplifier-check-") as scratch:
+        fresh = parse_definition(fetch_definition(source, Path(scratch), refresh=True).raw, source)
+    if fresh.sha256 != current.sha256:
+        update.changes.append("the definition changed")
+    checked: set[Path] = set()
+    if source.startswith("git+"):
+        git = parse_git_url(source)
+        checked.add(checkout_dir(git, home.cache_dir))
+        old = checkout_commit(checkout_dir(git, home.cache_dir))
+        note = _new_commit("the definition's repository", git, old, remote_commit(git))
+        update.changes += [note] if note else []
+    for ref, git in _git_sources(home, current):
+        if checkout_dir(git, home.cache_dir) in checked:
+            continue
+        old = checkout_commit(checkout_dir(git, home.cache_dir))
+        note = _new_commit(f"{ref}'s service", git, old, remote_commit(git))
+        update.changes += [note] if note else []
+    return update
+
+
+def apply_update(home: AmplifierHome, name: str) -> Update:
+    """Fetch ``name`` again from its recorded source and register it; refetch its git service sources.
+
+    Environments are not touched here: a new commit replaces the checkout they
+    were installed from, so the install that follows sees them as stale.
+    """
+    current, source = _recorded_source(home, name)
+    old_commit = None
+    if source.startswith("git+"):
+        git = parse_git_url(source)
+        old_commit = checkout_commit(checkout_dir(git, home.cache_dir))
+    fresh = register_location(home, source, name, refresh=True)
+    update = Update(name, source, fresh)
+    if fresh.sha256 != current.sha256:
+        update.changes.append("the definition changed")
+    refreshed: set[Path] = set()
+    if source.startswith("git+"):
+        git = parse_git_url(source)
+        refreshed.add(checkout_dir(git, home.cache_dir))
+        new = checkout_commit(checkout_dir(git, home.cache_dir))
+        note = _new_commit("the definition's repository", git, old_commit, new)
+        update.changes += [note] if note else []
+    for ref, git in _git_sources(home, fresh):
+        folder = checkout_dir(git, home.cache_dir)
+        if folder in refreshed:
+            continue
+        refreshed.add(folder)
+        old = checkout_commit(folder)
+        new = checkout_commit(git_checkout(git, home.cache_dir, refresh=True))
+        note = _new_commit(f"{ref}'s service", git, old, new)
+        update.changes += [note] if note else []
+    return update

@@ -157,7 +157,8 @@ def service_source(definition: Definition, home: AmplifierHome) -> ServiceSource
                 hint="a definition fetched over https must name a git URL or a package as its source",
             )
         location = source[len("file://") :] if source.startswith("file://") else os.path.expanduser(source)
-        path = Path(join_location(definition.origin, location))
+        # An absolute path stays as it is, even in a definition fetched over https.
+        path = Path(location) if os.path.isabs(location) else Path(join_location(definition.origin, location))
         if not (path / "pyproject.toml").is_file():
             raise InstallError(
                 f"{definition.origin}: service.source {path} has no pyproject.toml",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -30,6 +31,9 @@ __all__ = [
     "join_location",
     "parse_git_url",
     "git_checkout",
+    "checkout_dir",
+    "checkout_commit",
+    "remote_commit",
 ]
 
 # A definition is a small YAML file; anything larger is not one.
@@ -40,6 +44,8 @@ HTML_EXCERPT_BYTES = 80
 HTTP_TIMEOUT_S = 30.0
 # A shallow clone of one ref; a repository that takes longer is unreachable in practice.
 GIT_TIMEOUT_S = 300.0
+# A git ref that is a commit id (abbreviated or full) names one commit forever.
+COMMIT_ID = re.compile(r"^[0-9a-f]{7,40}$")
 
 
 @dataclass(slots=True)
@@ -104,16 +110,74 @@ def parse_git_url(location: str) -> GitLocation:
     return GitLocation(url=rest, ref=ref or None, subdirectory="/".join(parts))
 
 
-def git_checkout(git: GitLocation, cache_dir: Path, *, refresh: bool = False) -> Path:
-    """A shallow checkout of ``git.url`` at ``git.ref``, cloned once into the cache."""
+def checkout_dir(git: GitLocation, cache_dir: Path) -> Path:
+    """Where ``git_checkout`` keeps the checkout of ``git.url`` at ``git.ref``."""
     key = hashlib.sha256(f"{git.url}@{git.ref or ''}".encode()).hexdigest()[:24]
-    dest = cache_dir / "git" / key
-    if dest.is_dir() and not refresh:
-        return dest
+    return cache_dir / "git" / key
+
+
+def checkout_commit(folder: Path) -> str | None:
+    """The commit checked out in ``folder``, or None when there is no checkout there."""
+    if not (folder / ".git").exists():
+        return None
+    done = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True, timeout=GIT_TIMEOUT_S
+    )
+    return (done.stdout.strip() or None) if done.returncode == 0 else None
+
+
+def remote_commit(git: GitLocation) -> str | None:
+    """The commit ``git.ref`` names in the remote repository now, asked without fetching.
+
+    None when the ref is a commit id (it cannot move). A branch or tag the
+    remote does not have is an error naming it.
+    """
+    ref = git.ref or "HEAD"
+    if COMMIT_ID.match(ref):
+        return None
+    done = _git(["git", "ls-remote", git.url, ref], cwd=None, git=git)
+    found: dict[str, str] = {}
+    for line in done.splitlines():
+        commit, _, name = line.partition("\t")
+        found[name] = commit
+    for name in (f"refs/tags/{ref}^{{}}", f"refs/tags/{ref}", f"refs/heads/{ref}", ref):
+        if name in found:
+            return found[name]
+    if found:
+        return next(iter(found.values()))
+    raise ResolutionError(
+        f"cannot fetch {git.url}@{ref}: the repository has no branch or tag '{ref}'",
+        hint="check the ref (branch, tag or commit) in the URL after '@'",
+    )
+
+
+def _git(step: list[str], cwd: Path | None, git: GitLocation) -> str:
+    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
     if shutil.which("git") is None:
         raise ResolutionError(
             f"cannot fetch {git.url}: git is not installed", hint="install git, or use a local path"
         )
+    try:
+        done = subprocess.run(step, cwd=cwd, capture_output=True, text=True, timeout=GIT_TIMEOUT_S, env=env)
+    except subprocess.TimeoutExpired:
+        raise ResolutionError(f"cannot fetch {git.url}: git took longer than {GIT_TIMEOUT_S:.0f} s") from None
+    if done.returncode != 0:
+        raise ResolutionError(
+            f"cannot fetch {git.url}@{git.ref or 'HEAD'}: {done.stderr.strip() or 'git failed'}",
+            hint="check the URL and the ref (branch, tag or commit)",
+        )
+    return done.stdout
+
+
+def git_checkout(git: GitLocation, cache_dir: Path, *, refresh: bool = False) -> Path:
+    """A shallow checkout of ``git.url`` at ``git.ref``, cloned once into the cache.
+
+    ``refresh`` fetches again; a checkout already at the fetched commit is kept
+    as it is (so the environments installed from it stay current).
+    """
+    dest = checkout_dir(git, cache_dir)
+    if dest.is_dir() and not refresh:
+        return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".clone-", dir=dest.parent))
     steps = [
@@ -121,24 +185,16 @@ def git_checkout(git: GitLocation, cache_dir: Path, *, refresh: bool = False) ->
         ["git", "fetch", "-q", "--depth", "1", git.url, git.ref or "HEAD"],
         ["git", "checkout", "-q", "FETCH_HEAD"],
     ]
-    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
     try:
         for step in steps:
-            done = subprocess.run(
-                step, cwd=work, capture_output=True, text=True, timeout=GIT_TIMEOUT_S, env=env
-            )
-            if done.returncode != 0:
-                raise ResolutionError(
-                    f"cannot fetch {git.url}@{git.ref or 'HEAD'}: {done.stderr.strip() or 'git failed'}",
-                    hint="check the URL and the ref (branch, tag or commit)",
-                )
-    except subprocess.TimeoutExpired:
-        shutil.rmtree(work, ignore_errors=True)
-        raise ResolutionError(f"cannot fetch {git.url}: git took longer than {GIT_TIMEOUT_S:.0f} s") from None
+            _git(step, cwd=work, git=git)
     except ResolutionError:
         shutil.rmtree(work, ignore_errors=True)
         raise
     if dest.exists():
+        if checkout_commit(dest) == checkout_commit(work):
+            shutil.rmtree(work, ignore_errors=True)
+            return dest
         shutil.rmtree(dest)
     work.rename(dest)
     return dest
