@@ -140,6 +140,7 @@ def run(
 ) -> None:
     """Run PROMPT (or the prompt on stdin) as one turn; with no prompt on a terminal, open the REPL."""
     from ..registry.session import RunRequest, parse_component_flags
+    from .agents import build_resumed
 
     if session_ref and continue_:
         fail("--session and --continue cannot be used together", "choose one", EXIT_USAGE)
@@ -169,7 +170,7 @@ def run(
         approval=approval,
         session_id=(resumed or {}).get("id"),
     )
-    built = build_for_run(request, quiet=output != "text")
+    built = build_resumed(request, resumed, quiet=output != "text")  # a child: rebuilt as it was spawned
     if not interactive:
         # Nobody can answer: approvals follow --approval, and deny by default; never a silent approve.
         built.config.approval_mode = approval or "deny"

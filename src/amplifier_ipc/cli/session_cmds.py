@@ -164,8 +164,8 @@ def session_resume(session_id: str) -> None:
 
     from ..host.persistence import read_metadata
     from ..registry.session import RunRequest
+    from .agents import build_resumed
     from .repl import run_repl
-    from .run_cmd import build_for_run
 
     if not sys.stdin.isatty():
         fail(
@@ -178,9 +178,8 @@ def session_resume(session_id: str) -> None:
     working_dir = Path(metadata.get("working_dir") or Path.cwd())
     if not working_dir.is_dir():
         working_dir = Path.cwd()
-    built = build_for_run(
-        RunRequest(agent=metadata.get("agent"), working_dir=working_dir, session_id=sid), quiet=False
-    )
+    request = RunRequest(agent=metadata.get("agent"), working_dir=working_dir, session_id=sid)
+    built = build_resumed(request, metadata, quiet=False)
     raise SystemExit(run_repl(built, resumed=metadata))
 
 

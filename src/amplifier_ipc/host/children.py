@@ -29,19 +29,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
 import dataclasses
 import re
 import uuid
 from collections.abc import AsyncGenerator, Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
 from amplifier_ipc_protocol import methods as m
 from amplifier_ipc_protocol.errors import ComponentNotFound, InvalidParams, ProtocolError, RequestCancelled
 
 from . import events as ev
-from .child_context import CONTEXT_DEPTHS, CONTEXT_SCOPES, DELEGATE_TOOL, parent_context_message
+from .child_context import (
+    DELEGATE_TOOL,
+    Delegation,
+    MarkdownAgent,
+    ParentSide,
+    child_config,
+    parent_context_message,
+    parse_agent_markdown,
+)
 from .child_spare import SELF_AGENT, SpareChild
 from .config import SessionConfig
 from .errors import PersistenceError, SessionNotFound
@@ -50,117 +56,30 @@ from .persistence import SessionStore, read_metadata
 if TYPE_CHECKING:
     from .host import Host
 
-__all__ = ["AgentResolver", "ChildSessions", "Delegation", "child_session_id", "parse_agent_markdown"]
+__all__ = [
+    "AgentResolver",
+    "ChildSessions",
+    "Delegation",
+    "MarkdownAgent",
+    "ParentSide",
+    "child_config",
+    "child_session_id",
+    "parse_agent_markdown",
+]
 
 AgentResolver = Callable[[str], SessionConfig | None]
 """Agent name -> its resolved SessionConfig, or None when no definition has that name.
 Called in a worker thread: it may read definitions and install environments."""
 
-DEFAULT_CONTEXT_TURNS = 3
 # Agent names become part of a session id (a folder name): letters, digits, "_" and "-".
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 MAX_AGENT_ID_CHARS = 40
-_FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n?(.*)\Z", re.DOTALL)
 
 
 def child_session_id(parent_id: str, agent: str) -> str:
     """``<parent>-<8 hex>_<agent>``: the lineage is readable in the id itself."""
     safe = _UNSAFE.sub("-", agent).strip("-") or "agent"
     return f"{parent_id}-{uuid.uuid4().hex[:8]}_{safe[:MAX_AGENT_ID_CHARS]}"
-
-
-def _strings(params: dict[str, Any], key: str) -> list[str] | None:
-    value = params.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-        raise InvalidParams(f'{key} must be a list of names (for example ["bash", "web_*"])')
-    return list(value)
-
-
-@dataclass(slots=True)
-class Delegation:
-    """The validated parameters of a spawn, kept in the child's metadata for its resumes."""
-
-    agent: str
-    context_depth: str = "none"
-    context_scope: str = "conversation"
-    context_turns: int = DEFAULT_CONTEXT_TURNS
-    exclude_tools: list[str] = field(default_factory=list)
-    inherit_tools: list[str] | None = None
-    exclude_hooks: list[str] = field(default_factory=list)
-    inherit_hooks: list[str] | None = None
-    provider_preferences: list[dict[str, str]] = field(default_factory=list)
-    model_role: str | None = None
-
-    @classmethod
-    def parse(cls, params: dict[str, Any]) -> Delegation:
-        agent = params.get("agent")
-        if not isinstance(agent, str) or not agent.strip():
-            raise InvalidParams('session_spawn needs an agent name ("self" for a copy of this agent)')
-        depth = params.get("context_depth") or "none"
-        if depth not in CONTEXT_DEPTHS:
-            raise InvalidParams(f"context_depth must be one of {', '.join(CONTEXT_DEPTHS)}, not {depth!r}")
-        scope = params.get("context_scope") or "conversation"
-        if scope not in CONTEXT_SCOPES:
-            raise InvalidParams(f"context_scope must be one of {', '.join(CONTEXT_SCOPES)}, not {scope!r}")
-        turns = params.get("context_turns", DEFAULT_CONTEXT_TURNS)
-        if not isinstance(turns, int) or isinstance(turns, bool) or turns < 1:
-            raise InvalidParams(f"context_turns must be a whole number of turns, 1 or more, not {turns!r}")
-        preferences = params.get("provider_preferences") or []
-        if not isinstance(preferences, list) or not all(
-            isinstance(p, dict) and isinstance(p.get("provider"), str) and isinstance(p.get("model", ""), str)
-            for p in preferences
-        ):
-            raise InvalidParams(
-                'provider_preferences must be a list of {"provider": name, "model": id} objects, '
-                "most preferred first"
-            )
-        role = params.get("model_role")
-        if role is not None and (not isinstance(role, str) or not role):
-            raise InvalidParams("model_role must be a role name such as fast, coding or reasoning")
-        return cls(
-            agent=agent.strip(),
-            context_depth=depth,
-            context_scope=scope,
-            context_turns=turns,
-            exclude_tools=_strings(params, "exclude_tools") or [],
-            inherit_tools=_strings(params, "inherit_tools"),
-            exclude_hooks=_strings(params, "exclude_hooks") or [],
-            inherit_hooks=_strings(params, "inherit_hooks"),
-            provider_preferences=[dict(p) for p in preferences],
-            model_role=role,
-        )
-
-    def to_json(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-
-def parse_agent_markdown(text: str, source: str) -> tuple[dict[str, Any], str]:
-    """(front matter, body) of an agent's Markdown; ``InvalidParams`` naming ``source`` if malformed."""
-    import yaml  # only when a Markdown agent is used
-
-    found = _FRONT_MATTER.match(text)
-    if found is None:
-        raise InvalidParams(f"{source} has no YAML front matter (a block between two --- lines at the top)")
-    try:
-        meta = yaml.safe_load(found.group(1)) or {}
-    except yaml.YAMLError as exc:
-        raise InvalidParams(f"{source}: its front matter is not valid YAML: {exc}") from None
-    if not isinstance(meta, dict):
-        raise InvalidParams(f"{source}: its front matter must be a mapping")
-    tools = meta.get("tools")
-    if tools is not None and not (isinstance(tools, list) and all(isinstance(t, str) for t in tools)):
-        raise InvalidParams(f"{source}: tools must be a list of tool names")
-    if not isinstance(meta.get("config") or {}, dict):
-        raise InvalidParams(f"{source}: config must be a mapping of component name to settings")
-    return meta, found.group(2).strip()
-
-
-def _intersect(first: list[str] | None, second: list[str] | None) -> list[str] | None:
-    if first is None or second is None:
-        return second if first is None else first
-    return [name for name in first if name in second]
 
 
 class ChildSessions:
@@ -175,6 +94,7 @@ class ChildSessions:
         self._cancelled: dict[str, int] = {}
         self._closing = False
         self._spare = SpareChild()
+        self._stored_depth: int | None = None
 
     async def handle(self, method: str, caller: str, params: dict[str, Any]) -> dict[str, Any]:
         """The Router's hook for ``request.session_spawn`` / ``request.session_resume``."""
@@ -190,7 +110,7 @@ class ChildSessions:
             raise InvalidParams("session_spawn needs an instruction: the task for the child session")
         delegation = Delegation.parse(params)
         self._check_depth()
-        config = await self._config_for(delegation)
+        config, markdown = await self._config_for(delegation)
         spare = self._spare.claim(delegation.agent, config)  # it sets the session id it started with
         if spare is None:
             config.session_id = child_session_id(self.parent.session_id, delegation.agent)
@@ -202,7 +122,7 @@ class ChildSessions:
             turns=delegation.context_turns,
         )
         config.initial_messages = [context] if context is not None else []
-        return await self._run(config, instruction, delegation, spare)
+        return await self._run(config, instruction, delegation, spare, markdown)
 
     def prepare_spare(self) -> None:
         """The model announced a ``delegate`` call: start a ``self`` child's services now (child_spare.py)."""
@@ -210,15 +130,12 @@ class ChildSessions:
         if (
             self._closing
             or self._spare.host is not None
-            or parent.config.depth + 1 > parent.limits.max_delegation_depth
+            or self.depth + 1 > parent.limits.max_delegation_depth
             or DELEGATE_TOOL not in parent.router.table.tools
         ):
             return
-        config = self._clone()
+        config = child_config(self._parent_side(), Delegation(agent=SELF_AGENT))
         config.session_id = child_session_id(parent.session_id, SELF_AGENT)
-        config.parent_id = parent.session_id
-        config.depth = parent.config.depth + 1
-        config.sessions_dir = parent.store.sessions_dir
         self._spare.start(self._new_host(config))
 
     def _new_host(self, config: SessionConfig) -> Host:
@@ -257,9 +174,10 @@ class ChildSessions:
             )
         delegation = Delegation.parse(metadata.get("delegation") or {"agent": str(metadata.get("agent"))})
         self._check_depth()
-        config = await self._config_for(delegation)
+        stored = MarkdownAgent.from_json(metadata.get("agent_markdown"))
+        config, markdown = await self._config_for(delegation, stored)
         config.session_id = session_id
-        return await self._run(config, instruction, delegation)
+        return await self._run(config, instruction, delegation, markdown=markdown)
 
     def _find_child(self, given: str) -> str:
         """``given`` itself, or the one child of this session whose id starts or ends with it.
@@ -288,8 +206,23 @@ class ChildSessions:
         except PersistenceError:
             return None
 
+    @property
+    def depth(self) -> int:
+        """This session's delegation depth: its config's, or its metadata's when the CLI continues a child.
+
+        The CLI runs a child it continues as its consumer's top session (depth 0 in
+        its config, so it renders as one); its metadata keeps where it really sits.
+        """
+        if self._stored_depth is None:
+            try:
+                stored = self.parent.store.read_metadata().get("depth")
+            except PersistenceError:
+                stored = None
+            self._stored_depth = stored if isinstance(stored, int) and not isinstance(stored, bool) else 0
+        return max(self.parent.config.depth, self._stored_depth)
+
     def _check_depth(self) -> None:
-        depth, limit = self.parent.config.depth, self.parent.limits.max_delegation_depth
+        depth, limit = self.depth, self.parent.limits.max_delegation_depth
         if depth + 1 > limit:
             raise ProtocolError(
                 f"delegation depth limit reached: this session is {depth} levels below the user's "
@@ -299,7 +232,12 @@ class ChildSessions:
             )
 
     async def _run(
-        self, config: SessionConfig, instruction: str, delegation: Delegation, spare: Host | None = None
+        self,
+        config: SessionConfig,
+        instruction: str,
+        delegation: Delegation,
+        spare: Host | None = None,
+        markdown: MarkdownAgent | None = None,
     ) -> dict[str, Any]:
         assert config.session_id is not None
         session_id = config.session_id
@@ -309,7 +247,7 @@ class ChildSessions:
                 raise RequestCancelled("the parent session is ending; no child session starts now")
             # The child runs in a task of its own: a cancelled request cancels the child,
             # and still waits for it to end, so its last events reach the consumer in order.
-            pump = asyncio.ensure_future(self._pump(config, instruction, delegation, spare))
+            pump = asyncio.ensure_future(self._pump(config, instruction, delegation, spare, markdown))
             self._pumps.add(pump)
             pump.add_done_callback(self._pumps.discard)
             try:
@@ -334,7 +272,12 @@ class ChildSessions:
         }
 
     async def _pump(
-        self, config: SessionConfig, instruction: str, delegation: Delegation, spare: Host | None = None
+        self,
+        config: SessionConfig,
+        instruction: str,
+        delegation: Delegation,
+        spare: Host | None = None,
+        markdown: MarkdownAgent | None = None,
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         """Run the child's turn, relaying its events; its final data and its metadata."""
         assert config.session_id is not None
@@ -357,8 +300,14 @@ class ChildSessions:
             await child.close()
         store = SessionStore(parent.store.sessions_dir, session_id)
         metadata = store.read_metadata()
-        if metadata.get("delegation") is None or metadata.get("depth") != config.depth:
-            metadata.update(delegation=delegation.to_json(), depth=config.depth)
+        # What the CLI needs to continue this child as it runs here (cli/agents.py).
+        kept: dict[str, Any] = {"delegation": delegation.to_json(), "depth": config.depth}
+        if markdown is not None:
+            kept["agent_markdown"] = markdown.to_json()
+        if any(metadata.get(key) is None for key in kept) or metadata.get("depth") != config.depth:
+            metadata.update(
+                {key: metadata.get(key) or value for key, value in kept.items()}, depth=config.depth
+            )
             await asyncio.to_thread(store.write_metadata, metadata)
         return final, metadata
 
@@ -376,55 +325,35 @@ class ChildSessions:
 
     # -- the child's config -----------------------------------------------------
 
-    async def _config_for(self, delegation: Delegation) -> SessionConfig:
-        parent = self.parent.config
+    async def _config_for(
+        self, delegation: Delegation, stored: MarkdownAgent | None = None
+    ) -> tuple[SessionConfig, MarkdownAgent | None]:
+        """The child's config (child_context.child_config), and the Markdown agent it runs, if any.
+
+        A child spawned with a Markdown agent keeps it (``stored``); otherwise a
+        registered agent wins over a Markdown agent of the same name.
+        """
+        resolved: SessionConfig | None = None
+        markdown = stored
         agent = delegation.agent
-        if agent == "self":
-            config = self._clone()
-        else:
+        if agent != SELF_AGENT and markdown is None:
             resolved = await asyncio.to_thread(self.resolve_agent, agent) if self.resolve_agent else None
-            config = self._merge(resolved) if resolved is not None else await self._markdown_agent(agent)
-        config.agent = agent if agent != "self" else parent.agent
-        config.parent_id = self.parent.session_id
-        config.depth = parent.depth + 1
-        config.sessions_dir = self.parent.store.sessions_dir
-        config.working_dir = parent.working_dir
-        config.approval_mode = parent.approval_mode
-        config.exclude_tools = [*parent.exclude_tools, *config.exclude_tools, *delegation.exclude_tools]
-        config.inherit_tools = _intersect(config.inherit_tools, delegation.inherit_tools)
-        if DELEGATE_TOOL not in (delegation.inherit_tools or []):
-            config.exclude_tools.append(DELEGATE_TOOL)
-        config.exclude_hooks = [*parent.exclude_hooks, *delegation.exclude_hooks]
-        config.inherit_hooks = _intersect(parent.inherit_hooks, delegation.inherit_hooks)
-        config.provider_preferences = delegation.provider_preferences
-        config.model_role = delegation.model_role or config.model_role
-        config.metadata = {}
-        return config
+            if resolved is None:
+                markdown = await self._read_markdown(agent)
+        return child_config(self._parent_side(), delegation, resolved=resolved, markdown=markdown), markdown
 
-    def _clone(self) -> SessionConfig:
-        config = copy.deepcopy(self.parent.config)
-        config.initial_messages = []
-        config.exclude_tools = []
-        return config
+    def _parent_side(self) -> ParentSide:
+        router = self.parent.router
+        return ParentSide(
+            config=self.parent.config,
+            session_id=self.parent.session_id,
+            depth=self.depth,
+            sessions_dir=self.parent.store.sessions_dir,
+            provider_service=router.provider.service if router.provider is not None else None,
+            capabilities=dict(router.group.capabilities) if router.group is not None else {},
+        )
 
-    def _merge(self, child: SessionConfig) -> SessionConfig:
-        """``child`` over the parent: what the child leaves out comes from the parent."""
-        parent = self.parent.config
-        config = copy.deepcopy(child)
-        own = {spec.name: spec for spec in config.services}
-        for spec in parent.services:
-            mine = own.get(spec.name)
-            if mine is not None:
-                mine.config = {**copy.deepcopy(spec.config), **mine.config}
-        if config.provider is None:
-            config.provider, config.model = parent.provider, config.model or parent.model
-            ref = self.parent.router.provider
-            if ref is not None and ref.service not in own:
-                config.services += [copy.deepcopy(s) for s in parent.services if s.name == ref.service]
-        config.exclude_tools = list(config.exclude_tools)
-        return config
-
-    async def _markdown_agent(self, agent: str) -> SessionConfig:
+    async def _read_markdown(self, agent: str) -> MarkdownAgent:
         router = self.parent.router
         path = f"agents/{agent}.md"
         owner = next((s for s, paths in router.table.content.items() if path in paths), None)
@@ -439,27 +368,10 @@ class ChildSessions:
                 f"no agent named {agent!r}: it is neither registered nor shipped by a service of this "
                 f"session (available: self{''.join(', ' + name for name in shipped)})"
             )
+        source = f"{owner}:{path}"
         text = await self.parent.read_content(owner, path)
-        meta, body = parse_agent_markdown(text, f"{owner}:{path}")
-        config = self._clone()
-        config.system_prompt = body
-        config.agent_description = str(meta.get("description") or "").strip()
-        config.orchestrator = str(meta.get("orchestrator") or config.orchestrator)
-        config.context_manager = str(meta.get("context_manager") or config.context_manager)
-        config.inherit_tools = _intersect(config.inherit_tools, meta.get("tools"))
-        for component, settings in (meta.get("config") or {}).items():
-            self._route_component_config(config, str(component), settings)
-        return config
-
-    def _route_component_config(self, config: SessionConfig, component: str, settings: Any) -> None:
-        if not isinstance(settings, dict):
-            raise InvalidParams(f"the agent's config for {component} must be a mapping of settings")
-        group = self.parent.router.group
-        described = group.capabilities if group is not None else {}
-        owners = [name for name, caps in described.items() if component in _component_names(caps or {})]
-        for spec in config.services:
-            if spec.name in owners:
-                spec.config[component] = {**spec.config.get(component, {}), **settings}
+        parse_agent_markdown(text, source)  # a malformed file is refused before anything starts
+        return MarkdownAgent(source, text)
 
     # -- cancel, events, approvals ---------------------------------------------
 
@@ -479,6 +391,11 @@ class ChildSessions:
         child.cancel(immediate=immediate)
 
     def _relay(self, child_id: str, event: ev.Event) -> None:
+        # A child continued from the CLI is its consumer's top session: depths below
+        # it are shown relative to it, as its consumer renders them.
+        shift = self.depth - self.parent.config.depth
+        if shift:
+            event = dataclasses.replace(event, depth=max(event.depth - shift, 1))
         if event.type == ev.APPROVAL_REQUEST and isinstance(event.data.get("request_id"), str):
             # Approval ids are per Host: the child's id routes the answer back to it.
             event.data = {**event.data, "request_id": f"{child_id}/{event.data['request_id']}"}
@@ -491,12 +408,3 @@ class ChildSessions:
         if child is None:
             raise KeyError(f"no approval request {request_id!r} is waiting (its session has ended)")
         child.send_approval(rest, decision)
-
-
-def _component_names(capabilities: dict[str, Any]) -> set[str]:
-    names: set[str] = set()
-    for kind in ("tools", "hooks", "providers", "orchestrators", "context_managers"):
-        for entry in capabilities.get(kind) or []:
-            if isinstance(entry, dict) and isinstance(entry.get("name"), str):
-                names.add(entry["name"])
-    return names
