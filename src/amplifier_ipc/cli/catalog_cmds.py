@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -214,26 +215,63 @@ def tool() -> None:
 @tool.command("list")
 @click.option("--agent", help="The agent (default: settings, then foundation).")
 def tool_list(agent: str | None) -> None:
-    """Every tool the agent's services offer, with the service that offers it."""
+    """Every tool the agent's services offer, with the service that offers it.
+
+    A service with config is asked with it (as a run would), so tools that
+    depend on config (MCP servers) are listed; what it reports on stderr
+    (a server it left out) is shown too.
+    """
     from rich.table import Table
 
-    from ..registry.describe import base_environment, describe_service
+    from ..registry.describe import base_environment
     from ..registry.session import RunRequest, build_session
 
     amp = home()
+    notes: list[str] = []
     with error_console().status("resolving") as status:
         built = build_session(amp, RunRequest(agent=agent), progress=lambda message: status.update(message))
         table = Table("tool", "service", "description", box=None, header_style="bold")
         for spec in built.config.services:
             status.update(f"asking {spec.name}")
-            description = (
-                describe_service(
-                    spec.command, name=spec.name, env=base_environment(spec.env), config=spec.config
-                )
-                if spec.config
-                else built.descriptions[spec.name]
-            )
+            if spec.config:
+                # The variables a run would give the service: the ones it asks for, then its keys.
+                allowed = {name: os.environ[name] for name in spec.env_allow if name in os.environ}
+                env = base_environment({**allowed, **spec.env})
+                description = _describe_configured(spec, env, notes)
+            else:
+                description = built.descriptions[spec.name]
             for item in (description.get("capabilities") or {}).get("tools") or []:
                 first_line = (item.get("description") or "").strip().split("\n")[0]
                 table.add_row(item["name"], spec.name, first_line[:80])
     console().print(table)
+    from rich.markup import escape
+
+    for note in notes:
+        error_console().print(f"[yellow]{escape(note)}[/]", soft_wrap=True)
+
+
+def _describe_configured(spec: Any, env: dict[str, str], notes: list[str]) -> dict[str, Any]:
+    """``spec``'s describe answer with its config; a failure names the config it was given."""
+    from ..registry.describe import describe_service
+    from ..registry.errors import InstallError
+
+    lines: list[str] = []
+    try:
+        description = describe_service(
+            spec.command,
+            name=spec.name,
+            cwd=spec.working_dir or Path.cwd(),
+            env=env,
+            config=spec.config,
+            stderr_lines=lines,
+        )
+    except InstallError as exc:
+        components = ", ".join(sorted(spec.config))
+        raise InstallError(
+            f"{exc.message} (asked with its config for {components})",
+            hint=f"the tools of {spec.name} depend on that config: check it in the settings "
+            "(.amplifier/settings.yaml, settings.local.yaml, AMPLIFIER_HOME/settings.yaml) "
+            "or in the definitions that configure it",
+        ) from None
+    notes += [f"{spec.name}: {line}" for line in lines]
+    return description

@@ -41,8 +41,14 @@ def describe_service(
     env: dict[str, str] | None = None,
     config: dict[str, Any] | None = None,
     cache_dir: Path | None = None,
+    stderr_lines: list[str] | None = None,
 ) -> dict[str, Any]:
-    """The ``describe`` answer of the service started by ``argv``."""
+    """The ``describe`` answer of the service started by ``argv``.
+
+    ``stderr_lines``, when given, receives what the service wrote to stderr
+    (a service reports there what it left out, such as an MCP server that
+    failed to start while others did).
+    """
     cache = cache_dir / CACHE_FILE if cache_dir is not None and not config else None
     if cache is not None and cache.is_file():
         try:
@@ -99,6 +105,8 @@ def describe_service(
     _stop(proc)
     drainer.join(EXIT_GRACE_S)
     stderr = b"".join(stderr_chunks).decode(errors="replace").strip()
+    if stderr_lines is not None:
+        stderr_lines.extend(line for line in stderr.splitlines() if line.strip())
     if "result" not in answer:
         detail = answer.get("error", {}).get("message") if answer else None
         tail = "\n".join(stderr.splitlines()[-6:])
