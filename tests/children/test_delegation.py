@@ -140,6 +140,11 @@ async def test_a_shipped_markdown_agent_gets_its_prompt_and_only_its_tools(famil
     (request,) = family.requests_of(child_id)
     assert "You explore a codebase to answer one question" in request["system"]
     assert tool_names(request) == {"read_file", "glob", "grep", "bash"}
+    # The agent's file is kept with the child: its resumes (and the CLI) run the same agent.
+    kept = family.metadata(child_id)["agent_markdown"]
+    assert kept["source"] == "foundation:agents/explorer.md" and kept["text"].startswith(
+        "---\nname: explorer"
+    )
 
 
 async def test_an_unknown_agent_is_a_tool_error_naming_the_agents_available(family: Family) -> None:

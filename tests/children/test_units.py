@@ -8,8 +8,14 @@ from typing import Any
 import pytest
 from amplifier_ipc_protocol.errors import InvalidParams
 
-from amplifier_ipc.host import SessionConfig
-from amplifier_ipc.host.child_context import apply_session_rules, parent_context_message
+from amplifier_ipc.host import ServiceSpec, SessionConfig
+from amplifier_ipc.host.child_context import (
+    MarkdownAgent,
+    ParentSide,
+    apply_session_rules,
+    child_config,
+    parent_context_message,
+)
 from amplifier_ipc.host.children import Delegation, child_session_id, parse_agent_markdown
 from amplifier_ipc.host.persistence import resolve_session_id, validate_session_id
 from amplifier_ipc.host.routing import RoutingTable
@@ -113,7 +119,8 @@ def _table() -> RoutingTable:
 
 
 def _config(**fields: Any) -> SessionConfig:
-    return SessionConfig(services=[], orchestrator="o", context_manager="c", **fields)
+    fields.setdefault("services", [])
+    return SessionConfig(orchestrator="o", context_manager="c", **fields)
 
 
 def test_rules_filter_tools_by_pattern_and_hooks_by_name_or_service() -> None:
@@ -156,3 +163,92 @@ def test_a_prefix_of_a_parents_id_names_the_parent_not_its_children(tmp_path: Pa
         (tmp_path / sid / "metadata.json").write_text("{}")
     assert resolve_session_id(tmp_path, "abc") == "abcdef-1"
     assert resolve_session_id(tmp_path, "abcdef-1-0123") == "abcdef-1-0123abcd_self"
+
+
+def _child_of_a_child() -> ParentSide:
+    """A parent that is itself a child: spawned with tool (``delegate`` granted), hook and provider rules."""
+    config = _config(
+        services=[ServiceSpec(name="a", command=["a"], config={"approval": {"mode": "auto"}})],
+        agent="coder",
+        system_prompt="You code.",
+        provider="a:scripted",
+        exclude_tools=["bash"],
+        inherit_tools=["read_*", "grep", "delegate"],
+        exclude_hooks=["status_context"],
+        inherit_hooks=["logging", "status_context"],
+        provider_preferences=[{"provider": "a:scripted", "model": "m1"}],
+        model_role="fast",
+        depth=1,
+        parent_id="root",
+    )
+    capabilities = {"a": {"hooks": [{"name": "approval"}], "tools": [{"name": "read_file"}]}}
+    return ParentSide(config, "root-1_coder", 1, Path("/s"), provider_service="a", capabilities=capabilities)
+
+
+def test_a_self_child_copies_the_parents_definition_under_its_tool_rules_but_not_its_hook_rules() -> None:
+    parent = _child_of_a_child()
+    child = child_config(parent, Delegation.parse({"agent": "self", "exclude_tools": ["grep"]}))
+    assert (child.agent, child.system_prompt, child.parent_id, child.depth) == (
+        "coder",
+        "You code.",
+        "root-1_coder",
+        2,
+    )
+    # Tools: what the parent may not use, no session below it may use either.
+    assert child.exclude_tools == ["bash", "grep", "delegate"] and child.inherit_tools == [
+        "read_*",
+        "grep",
+        "delegate",
+    ]
+    # Hooks are per spawn: the parent's own spawner's hook filters stay with the parent.
+    assert child.exclude_hooks == [] and child.inherit_hooks is None
+    # It runs on the parent's provider, chosen the way the parent's was, and the parent's role.
+    assert (
+        child.provider_preferences == [{"provider": "a:scripted", "model": "m1"}]
+        and child.model_role == "fast"
+    )
+    assert parent.config.exclude_hooks == ["status_context"]  # the parent's config is not changed
+
+
+def test_a_childs_inherit_list_is_cut_to_its_parents_patterns_and_delegate_needs_asking() -> None:
+    parent = _child_of_a_child()
+    asked = Delegation.parse({"agent": "self", "inherit_tools": ["read_file", "bash", "delegate"]})
+    child = child_config(parent, asked)
+    assert sorted(child.inherit_tools or []) == ["delegate", "read_file"] and child.exclude_tools == ["bash"]
+    assert child_config(parent, Delegation.parse({"agent": "self"})).exclude_tools == ["bash", "delegate"]
+
+
+def test_a_markdown_child_runs_its_file_on_the_parents_services_with_the_requests_hook_rules() -> None:
+    parent = _child_of_a_child()
+    text = "---\nname: x\ntools: [read_file, bash]\nconfig:\n  approval: {mode: deny}\n---\nYou read."
+    asked = Delegation.parse({"agent": "x", "exclude_hooks": ["logging"], "model_role": "reasoning"})
+    child = child_config(parent, asked, markdown=MarkdownAgent("a:agents/x.md", text))
+    assert (child.agent, child.system_prompt) == ("x", "You read.")
+    assert child.inherit_tools == ["read_file"]  # its own list, within its parent's
+    assert (
+        child.exclude_hooks == ["logging"] and child.inherit_hooks is None and child.model_role == "reasoning"
+    )
+    assert child.services[0].config["approval"] == {"mode": "deny"}
+    assert parent.config.services[0].config["approval"] == {"mode": "auto"}
+
+
+def test_a_named_agent_with_a_provider_of_its_own_keeps_it_and_ignores_the_parents_preferences() -> None:
+    parent = _child_of_a_child()
+    own = _config(services=[ServiceSpec(name="b", command=["b"])], provider="b:anthropic", agent="reviewer")
+    child = child_config(parent, Delegation.parse({"agent": "reviewer"}), resolved=own)
+    assert child.provider == "b:anthropic" and child.provider_preferences == []
+    assert [s.name for s in child.services] == ["b"]
+    borrowing = child_config(
+        parent, Delegation.parse({"agent": "reviewer"}), resolved=_config(agent="reviewer")
+    )
+    assert borrowing.provider == "a:scripted" and [s.name for s in borrowing.services] == ["a"]
+    assert borrowing.provider_preferences == parent.config.provider_preferences
+
+
+def test_a_kept_markdown_agent_must_have_a_source_and_a_text() -> None:
+    assert MarkdownAgent.from_json({"source": "a:agents/x.md", "text": "t"}) == MarkdownAgent(
+        "a:agents/x.md", "t"
+    )
+    assert (
+        MarkdownAgent.from_json({"source": "a:agents/x.md"}) is None and MarkdownAgent.from_json(None) is None
+    )
