@@ -31,9 +31,9 @@ SLASH_COMMANDS = {
     "/mode": "/mode NAME sets the active mode, /mode off clears it",
     "/modes": "available modes",
     "/clear": "start a new session (same agent)",
-    "/save": "/save FILE writes the transcript as Markdown",
+    "/save": "/save [FILE] writes the transcript as Markdown (default: session-<id>.md here)",
     "/rename": "/rename NAME renames the session",
-    "/fork": "/fork [TURN] copies the session into a new one",
+    "/fork": "/fork [TURN] copies the session (or its first TURN turns) into a new one",
     "/exit": "leave (Ctrl-D too)",
 }
 MODES_STATE_KEY = "modes.active"
@@ -170,13 +170,7 @@ class Repl:
         elif name == "/rename":
             self._rename(arg)
         elif name == "/fork":
-            if not self._has_session():
-                out.print("[yellow]nothing to fork yet[/]")
-            else:
-                new_id = fork_session(
-                    self.sessions_dir, self.host.session_id, int(arg) if arg.isdigit() else None
-                )
-                out.print(f"forked into {new_id}; resume it with: amplifier-ipc session resume {new_id[:12]}")
+            self._fork(arg)
         else:
             out.print(f"[yellow]unknown command {escape(name)}[/]; /help lists them")
         return None
@@ -230,7 +224,29 @@ class Repl:
         store.write_state(state)
         self.console.print(f"mode: {value or 'none'}")
 
+    def _fork(self, arg: str) -> None:
+        """``/fork`` copies the whole session, ``/fork N`` its first N turns."""
+        if not self._has_session():
+            self.console.print("[yellow]nothing to fork yet[/]")
+            return
+        turns = int(read_metadata(self.sessions_dir, self.host.session_id).get("turns", 0))
+        at_turn = None
+        if arg:
+            if not arg.isdigit() or not 1 <= int(arg) <= turns:
+                self.console.print(
+                    f"[yellow]/fork {escape(arg)}: the turn must be a number from 1 to {turns}[/] "
+                    "(the session's turns); /fork alone copies the whole session"
+                )
+                return
+            at_turn = int(arg)
+        new_id = fork_session(self.sessions_dir, self.host.session_id, at_turn)
+        self.console.print(
+            f"forked into {new_id} ({at_turn or turns} turns); "
+            f"resume it with: amplifier-ipc session resume {new_id[:12]}"
+        )
+
     def _save(self, arg: str) -> None:
+        """``/save FILE`` writes the transcript as Markdown; without FILE, session-<id>.md here."""
         if not self._has_session():
             self.console.print("[yellow]nothing to save yet[/]")
             return
@@ -238,8 +254,15 @@ class Repl:
         lines = []
         for message in read_transcript(self.sessions_dir, self.host.session_id):
             lines.append(f"## {message.get('role')}\n\n{message_text(message)}\n")
-        path.write_text("\n".join(lines))
-        self.console.print(f"saved {path}")
+        try:
+            path.write_text("\n".join(lines))
+        except OSError as exc:
+            self.console.print(
+                f"[yellow]cannot save {escape(str(path))}: {escape(exc.strerror or str(exc))}[/]; "
+                "give a file in an existing folder you can write, e.g. /save notes.md"
+            )
+            return
+        self.console.print(f"saved {escape(str(path))} ({len(lines)} messages)")
 
     def _rename(self, arg: str) -> None:
         if not arg or not self._has_session():
