@@ -28,6 +28,9 @@ def install_definitions(definitions: list[Any], *, force: bool = False) -> None:
         for item in resolve_agent(definition, amp).service_definitions():
             targets.setdefault(item.id, item)
     out = error_console()
+    if definitions and not targets:
+        names = ", ".join(d.ref for d in definitions)
+        out.print(f"{names}: no service to install (its behaviors bring none either)")
     for definition in targets.values():
         reason = "forced" if force else needs_install(amp, definition)
         if reason is None:
