@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -129,7 +130,13 @@ EXPLORE = {
 }
 # Parent and child each keep their own position: entry 0 is the delegation (the child is not
 # offered `delegate`), entry 1 answers both, 2 and 3 answer the child's turns from the CLI.
-EXPLORER_SCRIPT = [{"tool_calls": [EXPLORE]}, "done", "continued by run --session", "continued in the REPL"]
+EXPLORER_SCRIPT = [
+    {"tool_calls": [EXPLORE]},
+    "done",
+    "continued by run --session",
+    "continued in the REPL",
+    "continued without its parent",
+]
 # prompt-toolkit draws "> " with style resets between the characters; Enter is "\r" on a terminal.
 REPL_PROMPT = r">\x1b\[0m"
 ENTER = "\r"
@@ -217,6 +224,13 @@ def test_a_markdown_agents_child_continues_from_the_cli_as_it_was_spawned(home: 
     assert metadata["turns"] == 3 and metadata["parent_id"] == parent_id and metadata["depth"] == 1
     assert metadata["agent"] == "explorer"
 
+    # The child keeps what it is rebuilt from: it continues after its parent's folder is gone.
+    shutil.rmtree(home / "sessions" / parent_id)
+    orphan = _cli(home, tmp_path, "run", "--session", child_id, "--output", "json", "last one")
+    assert orphan.returncode == 0, orphan.stderr
+    assert json.loads(orphan.stdout)["response"] == "continued without its parent"
+    assert _shape(_requests_of(record, child_id)[4]) == _shape(spawned[0])
+
 
 def _fake_session(home: Path, session_id: str, **fields: Any) -> None:
     folder = home / "sessions" / session_id
@@ -231,7 +245,7 @@ def test_a_child_whose_parent_is_gone_is_refused_with_how_to_keep_it(tmp_path: P
     run = _cli(home, tmp_path, "run", "--session", "p1-0123abcd_explorer", "more")
     assert run.returncode == 2
     assert "is a child of p1, which cannot be read" in run.stderr
-    assert "session fork p1-0123abcd_explorer" in run.stderr
+    assert "session show p1-0123abcd_explorer" in " ".join(run.stderr.split())
 
 
 def test_a_child_cannot_be_continued_as_another_agent(tmp_path: Path) -> None:

@@ -54,6 +54,12 @@ async def test_a_grandchild_keeps_its_parents_tool_limits_but_not_its_parents_ho
     assert all(r in family.requests("child.jsonl") for r in grandchild)
     kept = family.metadata(grandchild_id)
     assert kept["depth"] == 2 and kept["delegation"]["exclude_hooks"] == []
+    # What the CLI rebuilds it from, top first: each session above it with its spawn options.
+    assert [(e["id"], e["agent"]) for e in kept["lineage"]] == [
+        (host.session_id, "custom"),
+        (child_id, "custom"),
+    ]
+    assert kept["lineage"][1]["delegation"]["exclude_tools"] == ["bash"]
 
 
 async def test_a_child_continued_as_a_top_session_keeps_its_depth_for_the_limit(family: Family) -> None:

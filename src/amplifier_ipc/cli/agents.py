@@ -63,10 +63,17 @@ def registry_resolver(request: Any) -> Any:
 
 
 def _lineage(metadata: dict[str, Any]) -> list[dict[str, Any]]:
-    """The metadata of the session's top-level ancestor, then of each session down to this one."""
+    """The session's top-level ancestor, then each session down to this one: id, agent, spawn options.
+
+    A child keeps its lineage in its metadata (its ancestors' folders may be gone);
+    for a child spawned before that, its ancestors' metadata is read.
+    """
     from ..host.errors import PersistenceError
     from ..host.persistence import read_metadata
 
+    kept = metadata.get("lineage")
+    if isinstance(kept, list) and kept and all(isinstance(e, dict) and e.get("id") for e in kept):
+        return [*kept, metadata]
     sessions_dir = home().sessions_dir
     chain = [metadata]
     while chain[0].get("parent_id"):
@@ -74,7 +81,8 @@ def _lineage(metadata: dict[str, Any]) -> list[dict[str, Any]]:
         if len(chain) > MAX_LINEAGE or any(m.get("id") == parent_id for m in chain):
             fail(
                 f"the session {metadata.get('id')} has a broken lineage (a loop at {parent_id})",
-                "its metadata.json files were edited or damaged; fork it to continue it as a new session",
+                "its metadata.json files were edited or damaged; its transcript stays readable: "
+                f"amplifier-ipc session show {metadata.get('id')}",
                 EXIT_USAGE,
             )
         try:
@@ -82,8 +90,9 @@ def _lineage(metadata: dict[str, Any]) -> list[dict[str, Any]]:
         except PersistenceError as exc:
             fail(
                 f"the session {metadata.get('id')} is a child of {parent_id}, which cannot be read: {exc.message}",
-                "a child is rebuilt from its parent's agent; without it, fork the child into a session of "
-                f"its own: amplifier-ipc session fork {metadata.get('id')}",
+                "a child is rebuilt from its parent's agent, and this one (spawned before children kept "
+                "their lineage) needs its parent's folder to be; its transcript stays readable: "
+                f"amplifier-ipc session show {metadata.get('id')}",
                 EXIT_USAGE,
             )
     return chain
@@ -142,7 +151,8 @@ def build_resumed(request: Any, resumed: dict[str, Any] | None, *, quiet: bool) 
                     fail(
                         f"the child session {session_id} runs the agent {delegation.agent}, which is not "
                         "registered, and its metadata keeps no Markdown definition of it",
-                        f"register the agent, or fork the child: amplifier-ipc session fork {session_id}",
+                        f"register an agent named {delegation.agent}; its transcript stays readable: "
+                        f"amplifier-ipc session show {session_id}",
                         EXIT_USAGE,
                     )
                 resolved = agent_built.config

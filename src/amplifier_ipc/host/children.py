@@ -95,6 +95,9 @@ class ChildSessions:
         self._closing = False
         self._spare = SpareChild()
         self._stored_depth: int | None = None
+        self.spawned_as: dict[str, Any] | None = None
+        """Set by the parent's ChildSessions when this session is its child: what it keeps in the
+        child's metadata (agent, spawn options, lineage), known here before the metadata holds it."""
 
     async def handle(self, method: str, caller: str, params: dict[str, Any]) -> dict[str, Any]:
         """The Router's hook for ``request.session_spawn`` / ``request.session_resume``."""
@@ -282,7 +285,20 @@ class ChildSessions:
         """Run the child's turn, relaying its events; its final data and its metadata."""
         assert config.session_id is not None
         session_id, parent = config.session_id, self.parent
+        # What the CLI needs to continue this child as it runs here (cli/agents.py).
+        kept: dict[str, Any] = {
+            "agent": config.agent,
+            "delegation": delegation.to_json(),
+            "depth": config.depth,
+        }
+        if markdown is not None:
+            kept["agent_markdown"] = markdown.to_json()
+        lineage = self._lineage()
+        if lineage is not None:
+            kept["lineage"] = lineage
         child = spare or self._new_host(config)
+        # Its metadata holds these only after its turn; its own children need them during it.
+        child.children.spawned_as = kept
         self.live[session_id] = child
         final: dict[str, Any] = {}
         try:
@@ -300,10 +316,6 @@ class ChildSessions:
             await child.close()
         store = SessionStore(parent.store.sessions_dir, session_id)
         metadata = store.read_metadata()
-        # What the CLI needs to continue this child as it runs here (cli/agents.py).
-        kept: dict[str, Any] = {"delegation": delegation.to_json(), "depth": config.depth}
-        if markdown is not None:
-            kept["agent_markdown"] = markdown.to_json()
         if any(metadata.get(key) is None for key in kept) or metadata.get("depth") != config.depth:
             metadata.update(
                 {key: metadata.get(key) or value for key, value in kept.items()}, depth=config.depth
@@ -341,6 +353,30 @@ class ChildSessions:
             if resolved is None:
                 markdown = await self._read_markdown(agent)
         return child_config(self._parent_side(), delegation, resolved=resolved, markdown=markdown), markdown
+
+    def _lineage(self) -> list[dict[str, Any]] | None:
+        """The sessions above a child of this one, top first, with what each was built from.
+
+        The CLI rebuilds a child it continues from this (cli/agents.py), so the child
+        does not depend on its ancestors' folders (a cleanup may delete them). None
+        when this session is a child spawned before its metadata kept a lineage.
+        """
+        metadata = self.spawned_as
+        if metadata is None:
+            try:
+                metadata = self.parent.store.read_metadata()
+            except PersistenceError:
+                metadata = {}
+        above = metadata.get("lineage")
+        if not isinstance(above, list):
+            if metadata.get("parent_id") or self.parent.config.parent_id:
+                return None
+            above = []
+        entry = {"id": self.parent.session_id, "agent": metadata.get("agent") or self.parent.config.agent}
+        entry.update(
+            {k: metadata[k] for k in ("delegation", "agent_markdown") if metadata.get(k) is not None}
+        )
+        return [*above, entry]
 
     def _parent_side(self) -> ParentSide:
         router = self.parent.router
