@@ -62,9 +62,10 @@ def _lines(text: str) -> list[dict[str, Any]]:
 def test_a_delegation_from_the_cli_is_shown_listed_and_resumed_from_the_cli(
     home: Path, tmp_path: Path
 ) -> None:
-    script = tmp_path / "script.yaml"
+    script, record = tmp_path / "script.yaml", tmp_path / "calls.jsonl"
     script.write_text(json.dumps(SCRIPT))
     flags = ["--agent", "minimal", "--provider", "scripted", "-C", f"scripted.script={script}"]
+    flags += ["-C", f"scripted.record={record}"]
     run = _cli(home, tmp_path, "run", *flags, "--output", "stream-json", "delegate it")
     assert run.returncode == 0, run.stderr
     events = _lines(run.stdout)
@@ -88,6 +89,9 @@ def test_a_delegation_from_the_cli_is_shown_listed_and_resumed_from_the_cli(
     resumed = _cli(home, tmp_path, "run", *flags, "--session", child_id, "--output", "json", "more")
     assert resumed.returncode == 0, resumed.stderr
     assert json.loads(resumed.stdout)["response"] == "resumed from the CLI"
+    # The spawn's rules hold on the CLI's turn too: the child is still not offered `delegate`.
+    spawned, continued = _requests_of(record, child_id)[0], _requests_of(record, child_id)[2]
+    assert _shape(continued)[0] == _shape(spawned)[0] and "delegate" not in _shape(spawned)[0]
     metadata = json.loads((home / "sessions" / child_id / "metadata.json").read_text())
     assert metadata["turns"] == 2 and metadata["parent_id"] == parent_id and metadata["status"] == "completed"
 

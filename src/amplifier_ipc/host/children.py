@@ -6,10 +6,11 @@ to run a child session: a Host of its own, whose id shows its lineage
 names it (``parent_id``), and whose events reach the parent's consumer live,
 tagged with the child's session id, ``parent_id`` and depth.
 
-The child's config:
+The child's config (``child_context.child_config``, which the CLI also uses to
+continue a child):
 
-- ``agent: "self"`` clones the parent's resolved config (same service
-  definitions and venvs, fresh processes);
+- ``agent: "self"`` clones the parent's resolved definition (same service
+  definitions and venvs, fresh processes; not the parent's session rules);
 - another name goes to the ``resolve_agent`` callable the Host was given (the
   CLI passes a registry-backed one) and is merged over the parent's where it
   does not define a component (provider, model, a service's component config);
@@ -18,9 +19,11 @@ The child's config:
   ``config``) runs on the parent's services with that Markdown as its system
   prompt and its ``tools`` as the tools it inherits.
 
-The request's filters, provider preferences, model role and parent context
-are applied on top (``child_context.py``); ``delegate`` is offered to a child
-only when ``inherit_tools`` names it. Cancelling the parent cancels its live
+The parent's tool filters bound the child; the request's filters, provider
+preferences, model role and parent context are applied on top; ``delegate``
+is offered to a child only when ``inherit_tools`` names it. The child's
+metadata keeps what it was built from (spawn options, Markdown agent,
+lineage) for its resumes and the CLI. Cancelling the parent cancels its live
 children the same way. Every child runs under a per-session lock, so two
 resumes of one child queue instead of colliding on its session lock.
 """
