@@ -218,7 +218,7 @@ def tool() -> None:
 @tool.command("list")
 @click.option("--agent", help="The agent (default: settings, then foundation).")
 def tool_list(agent: str | None) -> None:
-    """Every tool the agent's services offer, with the service that offers it.
+    """Every tool the agent offers the model, with the service that offers it.
 
     A service with config is asked with it (as a run would), so tools that
     depend on config (MCP servers) are listed; what it reports on stderr
@@ -228,9 +228,11 @@ def tool_list(agent: str | None) -> None:
 
     from ..registry.describe import base_environment
     from ..registry.session import RunRequest, build_session
+    from ..registry.tools import is_offered
 
     amp = home()
     notes: list[str] = []
+    hidden: list[str] = []
     with error_console().status("resolving") as status:
         built = build_session(amp, RunRequest(agent=agent), progress=lambda message: status.update(message))
         table = Table("tool", "service", "description", box=None, header_style="bold")
@@ -244,9 +246,16 @@ def tool_list(agent: str | None) -> None:
             else:
                 description = built.descriptions[spec.name]
             for item in (description.get("capabilities") or {}).get("tools") or []:
+                if not is_offered(item["name"], built.config):
+                    hidden.append(item["name"])
+                    continue
                 first_line = (item.get("description") or "").strip().split("\n")[0]
                 table.add_row(item["name"], spec.name, first_line[:80])
     console().print(table)
+    if hidden:
+        error_console().print(
+            f"[dim]not offered (the agent's tools: selection): {', '.join(hidden)}[/]", soft_wrap=True
+        )
     from rich.markup import escape
 
     for note in notes:

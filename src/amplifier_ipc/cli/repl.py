@@ -148,9 +148,12 @@ class Repl:
         elif name == "/status":
             self._status()
         elif name == "/tools":
+            from ..registry.tools import is_offered
+
             for service, description in self.built.descriptions.items():
                 for tool in (description.get("capabilities") or {}).get("tools") or []:
-                    out.print(f"  [bold]{escape(tool['name'])}[/] [dim]({service})[/]")
+                    if is_offered(tool["name"], self.config):
+                        out.print(f"  [bold]{escape(tool['name'])}[/] [dim]({service})[/]")
         elif name == "/agents":
             for alias in sorted(home().aliases("agent")):
                 out.print(f"  {alias}{' [green](current)[/]' if alias == self.config.agent else ''}")

@@ -41,7 +41,9 @@ COMMON_FIELDS = (
     "instructions",
     "context",
 )
-AGENT_ONLY_FIELDS = ("orchestrator", "context_manager", "provider", "model")
+AGENT_ONLY_FIELDS = ("orchestrator", "context_manager", "provider", "model", "tools")
+# A tool name (letters, digits, '_', '-', '.') or a glob of one ('*', '?', '[...]').
+TOOL_SELECTOR_PATTERN = re.compile(r"^[A-Za-z0-9_.*?\[\]!-]{1,128}$")
 SERVICE_FIELDS = ("installer", "stack", "source", "command", "env", "name")
 
 
@@ -85,6 +87,8 @@ class Definition:
     config: dict[str, dict[str, Any]] = field(default_factory=dict)
     instructions: str = ""
     context: list[str] = field(default_factory=list)
+    tools: list[str] | None = None
+    """Tool names or globs the model is offered (an agent's ``tools:``); None offers every tool."""
     meta: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -131,6 +135,10 @@ def _parse_body(kind: str, body: dict[str, Any], origin: str, sha: str, meta: An
     allowed = COMMON_FIELDS + (AGENT_ONLY_FIELDS if kind == "agent" else ())
     for key in body:
         if key not in allowed:
+            if kind == "behavior" and key == "tools":
+                raise DefinitionError(
+                    origin, "behavior.tools", "no such field: only an agent selects the tools offered"
+                )
             if kind == "behavior" and key in AGENT_ONLY_FIELDS:
                 raise DefinitionError(
                     origin, f"behavior.{key}", "no such field: only an agent names a " + key
@@ -187,7 +195,20 @@ def _parse_body(kind: str, body: dict[str, Any], origin: str, sha: str, meta: An
     definition.context = _parse_str_list(
         body.get("context"), f"{kind}.context", origin, "content such as 'foundation:context/x.md'"
     )
+    if "tools" in body:
+        definition.tools = _parse_tools(body["tools"], f"{kind}.tools", origin)
     return definition
+
+
+def _parse_tools(value: Any, where: str, origin: str) -> list[str]:
+    """``tools:``: tool names or globs; an empty list offers no tool."""
+    what = "a tool name or a glob such as 'read_file' or 'time__*'"
+    if not isinstance(value, list):
+        raise DefinitionError(origin, where, f"a list of tool names or globs ({what})", value)
+    for index, item in enumerate(value):
+        if not isinstance(item, str) or not TOOL_SELECTOR_PATTERN.match(item):
+            raise DefinitionError(origin, f"{where}[{index}]", what, item)
+    return list(value)
 
 
 def _optional_str(body: dict[str, Any], key: str, kind: str, origin: str) -> str:

@@ -24,6 +24,8 @@ class ResolvedAgent:
 
     agent: Definition
     behaviors: list[Definition] = field(default_factory=list)
+    added_ids: set[str] = field(default_factory=set)
+    """Behaviors reached only through the extra behaviors (settings, ``--add-behavior``)."""
 
     def definitions(self) -> list[Definition]:
         """Behaviors first (deepest first), then the agent: the order config merges in."""
@@ -71,8 +73,10 @@ def resolve_agent(
     refs = list(agent.behaviors)
     extra = [BehaviorRef(alias=loc, location=_absolute_extra(loc)) for loc in extra_behaviors or []]
     _visit(agent, refs, [agent], resolved, done, home)
+    own = {d.id for d in resolved.behaviors}
     for ref in extra:
         _visit_one(ref, "<command line>", str(Path.cwd() / "x"), [agent], resolved, done, home)
+    resolved.added_ids = {d.id for d in resolved.behaviors} - own
     return resolved
 
 

@@ -18,6 +18,7 @@ from .locations import fetch_definition
 from .providers import ProviderChoice, select_provider
 from .resolver import ResolvedAgent, resolve_agent
 from .settings import deep_merge, load_settings, read_keys
+from .tools import excluded_tools
 
 __all__ = [
     "RunRequest",
@@ -56,7 +57,7 @@ class BuiltSession:
 
 def parse_component_flags(pairs: list[str]) -> dict[str, dict[str, Any]]:
     """``COMPONENT.KEY=VALUE`` flags; values are read as YAML scalars (120 -> int, true -> bool)."""
-    import yaml
+    from .yamlio import YAMLError, load_yaml
 
     out: dict[str, dict[str, Any]] = {}
     for pair in pairs:
@@ -67,8 +68,8 @@ def parse_component_flags(pairs: list[str]) -> dict[str, dict[str, Any]]:
                 f"-C {pair}: expected COMPONENT.KEY=VALUE", hint="for example -C bash.timeout=120"
             )
         try:
-            value = yaml.safe_load(raw) if raw else ""
-        except yaml.YAMLError:
+            value = load_yaml(raw) if raw else ""
+        except YAMLError:
             value = raw
         out.setdefault(component, {})[key] = value
     return out
@@ -186,6 +187,8 @@ def build_session(
             "allowed_write_paths": settings.get("allowed_write_paths") or [],
             "denied_write_paths": settings.get("denied_write_paths") or [],
         },
+        # The agent's `tools:` selection (registry/tools.py).
+        exclude_tools=excluded_tools(resolved, descriptions),
     )
     return BuiltSession(session, resolved, choice, settings, descriptions)
 
