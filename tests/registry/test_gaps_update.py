@@ -67,10 +67,15 @@ def installed_components(home: AmplifierHome) -> str:
 
 
 def snapshot(root: Path) -> dict[str, str]:
-    """Every file under ``root`` (venvs excepted) with a digest of its bytes and its mtime."""
+    """Every file under ``root`` with a digest of its bytes and its mtime.
+
+    Skipped: the venvs' own files, and the parsed-YAML cache (keyed by the
+    bytes' digest, so an entry can never be stale: adding one changes nothing).
+    """
     out: dict[str, str] = {}
     for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = [d for d in dirnames if d not in ("lib", "bin", "include", "share")]
+        skipped = ("lib", "bin", "include", "share") + (("yaml",) if Path(dirpath) == root / "cache" else ())
+        dirnames[:] = [d for d in dirnames if d not in skipped]
         for name in filenames:
             path = Path(dirpath) / name
             data = path.read_bytes()
