@@ -293,3 +293,80 @@ def test_update_of_a_git_definition_whose_ref_is_gone_names_the_ref(
         assert result.returncode == 2, result.stderr
         assert "release" in result.stderr and "Traceback" not in result.stderr
     assert home.load_alias("core").description == "first"
+
+
+# -- behaviors an agent includes by URL --------------------------------------------------------
+
+
+def agent_including(tmp_path: Path, location: str) -> Path:
+    path = tmp_path / "defs" / "a.yaml"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "agent": {
+                    "ref": "a",
+                    "uuid": "7c4b8e21-0f3a-4d5b-9e6c-1a2b3c4d5e6f",
+                    "orchestrator": "core:loop",
+                    "context_manager": "core:memory",
+                    "behaviors": [{"core": location}],
+                }
+            }
+        )
+    )
+    return path
+
+
+def included_instructions(home: AmplifierHome) -> str:
+    from amplifier_ipc.registry.resolver import resolve_agent
+
+    (behavior,) = resolve_agent(home.load_alias("a"), home).behaviors
+    return behavior.instructions
+
+
+def test_update_fetches_again_a_behavior_the_agent_includes_by_https_url(
+    kit: Any, tmp_path: Path, home: AmplifierHome, web: tuple[str, Path]
+) -> None:
+    base, root = web
+    service = kit.tiny_service(tmp_path, "core")
+    text = behavior("first", str(service))
+    (root / "core.yaml").write_text(
+        text.replace("  description:", "  instructions: Say one.\n  description:")
+    )
+    agent = agent_including(tmp_path, f"{base}/core.yaml")
+    assert run(home, "register", str(agent), "--install").returncode == 0
+    assert included_instructions(home) == "Say one."
+    assert "a: up to date" in run(home, "update", "a", "--check").stdout
+
+    (root / "core.yaml").write_text(
+        text.replace("  description:", "  instructions: Say two.\n  description:")
+    )
+    before = snapshot(home.root)
+    checked = run(home, "update", "a", "--check")
+    assert checked.returncode == 0, checked.stderr
+    assert f"a: changed: the behavior core changed ({base}/core.yaml)" in checked.stdout
+    assert snapshot(home.root) == before, "--check changed AMPLIFIER_HOME"
+    assert included_instructions(home) == "Say one."
+
+    updated = run(home, "update", "a")
+    assert updated.returncode == 0, updated.stderr
+    assert "a: updated: the behavior core changed" in updated.stderr
+    assert included_instructions(home) == "Say two."
+
+
+def test_update_fetches_a_new_commit_of_a_behaviors_repository_and_reinstalls_its_service(
+    repo: tuple[Path, Path], tmp_path: Path, home: AmplifierHome
+) -> None:
+    work, bare = repo
+    agent = agent_including(tmp_path, f"git+file://{bare}@main#subdirectory=defs/core.yaml")
+    assert run(home, "register", str(agent), "--install").returncode == 0
+    assert "shout" not in installed_components(home)
+    with (work / "svc-core" / "src" / "core_svc" / "tools" / "components.py").open("a") as handle:
+        handle.write(SHOUT_TOOL)
+    push(work, "v2: shout")
+    checked = run(home, "update", "a", "--check")
+    assert "a: changed: new commit" in checked.stdout and "the behavior core's repository" in checked.stdout
+    updated = run(home, "update", "a")
+    assert updated.returncode == 0, updated.stderr
+    assert "a: updated: new commit" in updated.stderr
+    assert "shout" in installed_components(home)

@@ -21,6 +21,7 @@ from .locations import (
     parse_git_url,
     remote_commit,
 )
+from .resolver import resolve_agent
 
 __all__ = ["Found", "Update", "discover_definitions", "register_location", "check_update", "apply_update"]
 
@@ -104,20 +105,35 @@ def _recorded_source(home: AmplifierHome, name: str) -> tuple[Definition, str]:
     return current, source
 
 
-def _git_sources(home: AmplifierHome, definition: Definition) -> list[tuple[str, GitLocation]]:
-    """The git service sources of ``definition`` and of the behaviors it reaches (one per checkout)."""
-    from .resolver import resolve_agent
+def _git_locations(
+    home: AmplifierHome, source: str, definition: Definition
+) -> dict[Path, tuple[str, GitLocation]]:
+    """Checkout folder -> (what, location) for every git checkout ``definition`` depends on.
 
-    seen: set[Path] = set()
-    out: list[tuple[str, GitLocation]] = []
-    for item in resolve_agent(definition, home).service_definitions():
+    Its own repository (when ``source`` is a git URL), the repositories of the
+    behaviors it includes by git URL, and its services' git sources.
+    """
+    found: dict[Path, tuple[str, GitLocation]] = {}
+
+    def add(what: str, location: str) -> None:
+        git = parse_git_url(location)
+        found.setdefault(checkout_dir(git, home.cache_dir), (what, git))
+
+    if source.startswith("git+"):
+        add("the definition's repository", source)
+    try:
+        resolved = resolve_agent(definition, home)
+    except RegistryError:  # a broken include is what an update may fix
+        return found
+    for behavior in resolved.behaviors:
+        url = resolved.fetched.get(behavior.id, "")
+        if url.startswith("git+"):
+            add(f"the behavior {behavior.ref}'s repository", url)
+    for item in resolved.service_definitions():
         assert item.service is not None
         if item.service.source.startswith("git+"):
-            git = parse_git_url(item.service.source)
-            if checkout_dir(git, home.cache_dir) not in seen:
-                seen.add(checkout_dir(git, home.cache_dir))
-                out.append((item.ref, git))
-    return out
+            add(f"{item.ref}'s service", item.service.source)
+    return found
 
 
 def _new_commit(what: str, git: GitLocation, old: str | None, new: str | None) -> str | None:
@@ -130,8 +146,9 @@ def _new_commit(what: str, git: GitLocation, old: str | None, new: str | None) -
 def check_update(home: AmplifierHome, name: str) -> Update:
     """Whether ``name``'s source changed (its text, or a new commit of a git source), changing nothing.
 
-    The definition is fetched into a temporary folder; git remotes are asked
-    for their commit without fetching; AMPLIFIER_HOME is not written.
+    The definition and the behaviors it includes by URL are fetched into a
+    temporary folder; git remotes are asked for their commit without fetching;
+    AMPLIFIER_HOME is not written (except to cache a behavior never fetched before).
     """
     current, source = _recorded_source(home, name)
     update = Update(name, source, current)
@@ -139,51 +156,53 @@ def check_update(home: AmplifierHome, name: str) -> Update:
         fresh = parse_definition(fetch_definition(source, Path(scratch), refresh=True).raw, source)
     if fresh.sha256 != current.sha256:
         update.changes.append("the definition changed")
-    checked: set[Path] = set()
-    if source.startswith("git+"):
-        git = parse_git_url(source)
-        checked.add(checkout_dir(git, home.cache_dir))
-        old = checkout_commit(checkout_dir(git, home.cache_dir))
-        note = _new_commit("the definition's repository", git, old, remote_commit(git))
+    for folder, (what, git) in _git_locations(home, source, current).items():
+        note = _new_commit(what, git, checkout_commit(folder), remote_commit(git))
         update.changes += [note] if note else []
-    for ref, git in _git_sources(home, current):
-        if checkout_dir(git, home.cache_dir) in checked:
+    resolved = resolve_agent(current, home)
+    for behavior in resolved.behaviors:
+        url = resolved.fetched.get(behavior.id)
+        if url is None:
             continue
-        old = checkout_commit(checkout_dir(git, home.cache_dir))
-        note = _new_commit(f"{ref}'s service", git, old, remote_commit(git))
-        update.changes += [note] if note else []
+        with tempfile.TemporaryDirectory(prefix="amplifier-check-") as scratch:
+            raw = fetch_definition(url, Path(scratch), refresh=True).raw
+        if parse_definition(raw, url).sha256 != behavior.sha256:
+            update.changes.append(f"the behavior {behavior.ref} changed ({url})")
     return update
 
 
+def _fetched_behaviors(home: AmplifierHome, definition: Definition) -> dict[str, str]:
+    """Behavior id -> sha256, for the behaviors ``definition`` includes by an https or git URL."""
+    try:
+        resolved = resolve_agent(definition, home)
+    except RegistryError:  # a broken include is what the update may fix
+        return {}
+    return {b.id: b.sha256 for b in resolved.behaviors if b.id in resolved.fetched}
+
+
 def apply_update(home: AmplifierHome, name: str) -> Update:
-    """Fetch ``name`` again from its recorded source and register it; refetch its git service sources.
+    """Fetch ``name`` again from its recorded source and register it; fetch again the behaviors it
+    includes by URL and its services' git sources.
 
     Environments are not touched here: a new commit replaces the checkout they
     were installed from, so the install that follows sees them as stale.
     """
     current, source = _recorded_source(home, name)
-    old_commit = None
-    if source.startswith("git+"):
-        git = parse_git_url(source)
-        old_commit = checkout_commit(checkout_dir(git, home.cache_dir))
+    commits = {folder: checkout_commit(folder) for folder in _git_locations(home, source, current)}
+    before = _fetched_behaviors(home, current)
     fresh = register_location(home, source, name, refresh=True)
     update = Update(name, source, fresh)
     if fresh.sha256 != current.sha256:
         update.changes.append("the definition changed")
-    refreshed: set[Path] = set()
-    if source.startswith("git+"):
-        git = parse_git_url(source)
-        refreshed.add(checkout_dir(git, home.cache_dir))
-        new = checkout_commit(checkout_dir(git, home.cache_dir))
-        note = _new_commit("the definition's repository", git, old_commit, new)
-        update.changes += [note] if note else []
-    for ref, git in _git_sources(home, fresh):
-        folder = checkout_dir(git, home.cache_dir)
-        if folder in refreshed:
-            continue
-        refreshed.add(folder)
-        old = checkout_commit(folder)
-        new = checkout_commit(git_checkout(git, home.cache_dir, refresh=True))
-        note = _new_commit(f"{ref}'s service", git, old, new)
+    resolved = resolve_agent(fresh, home, refresh=True)
+    for behavior in resolved.behaviors:
+        url = resolved.fetched.get(behavior.id)
+        old_sha = before.get(behavior.id)
+        if url and old_sha is not None and old_sha != behavior.sha256:
+            update.changes.append(f"the behavior {behavior.ref} changed ({url})")
+    for folder, (what, git) in _git_locations(home, source, fresh).items():
+        if what.endswith("'s service"):  # the definition and behaviors were fetched above
+            git_checkout(git, home.cache_dir, refresh=True)
+        note = _new_commit(what, git, commits.get(folder), checkout_commit(folder))
         update.changes += [note] if note else []
     return update

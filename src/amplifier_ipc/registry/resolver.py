@@ -26,6 +26,8 @@ class ResolvedAgent:
     behaviors: list[Definition] = field(default_factory=list)
     added_ids: set[str] = field(default_factory=set)
     """Behaviors reached only through the extra behaviors (settings, ``--add-behavior``)."""
+    fetched: dict[str, str] = field(default_factory=dict)
+    """Definition id -> https or git URL, for the behaviors included by such a URL."""
 
     def definitions(self) -> list[Definition]:
         """Behaviors first (deepest first), then the agent: the order config merges in."""
@@ -65,17 +67,24 @@ def load_location(location: str, base: str, home: AmplifierHome, *, refresh: boo
 
 
 def resolve_agent(
-    agent: Definition, home: AmplifierHome, extra_behaviors: list[str] | None = None
+    agent: Definition,
+    home: AmplifierHome,
+    extra_behaviors: list[str] | None = None,
+    *,
+    refresh: bool = False,
 ) -> ResolvedAgent:
-    """Follow ``agent``'s behaviors (and ``extra_behaviors``, aliases or paths from cwd)."""
+    """Follow ``agent``'s behaviors (and ``extra_behaviors``, aliases or paths from cwd).
+
+    ``refresh`` fetches https and git behaviors again instead of reading the cache.
+    """
     resolved = ResolvedAgent(agent=agent)
     done: set[str] = {agent.id}
     refs = list(agent.behaviors)
     extra = [BehaviorRef(alias=loc, location=_absolute_extra(loc)) for loc in extra_behaviors or []]
-    _visit(agent, refs, [agent], resolved, done, home)
+    _visit(agent, refs, [agent], resolved, done, home, refresh)
     own = {d.id for d in resolved.behaviors}
     for ref in extra:
-        _visit_one(ref, "<command line>", str(Path.cwd() / "x"), [agent], resolved, done, home)
+        _visit_one(ref, "<command line>", str(Path.cwd() / "x"), [agent], resolved, done, home, refresh)
     resolved.added_ids = {d.id for d in resolved.behaviors} - own
     return resolved
 
@@ -93,9 +102,10 @@ def _visit(
     resolved: ResolvedAgent,
     done: set[str],
     home: AmplifierHome,
+    refresh: bool,
 ) -> None:
     for ref in refs:
-        _visit_one(ref, parent.origin, parent.origin, stack, resolved, done, home)
+        _visit_one(ref, parent.origin, parent.origin, stack, resolved, done, home, refresh)
 
 
 def _visit_one(
@@ -106,9 +116,10 @@ def _visit_one(
     resolved: ResolvedAgent,
     done: set[str],
     home: AmplifierHome,
+    refresh: bool,
 ) -> None:
     try:
-        child = load_location(ref.location, base, home)
+        child = load_location(ref.location, base, home, refresh=refresh)
     except DefinitionError:
         raise
     except RegistryError as exc:
@@ -129,5 +140,8 @@ def _visit_one(
     if child.id in done:
         return
     done.add(child.id)
-    _visit(child, child.behaviors, [*stack, child], resolved, done, home)
+    source = str(child.meta.get("source_url") or "") if not is_alias(ref.location) else ""
+    if source.startswith(("https://", "http://", "git+")):
+        resolved.fetched[child.id] = source
+    _visit(child, child.behaviors, [*stack, child], resolved, done, home, refresh)
     resolved.behaviors.append(child)
