@@ -24,6 +24,8 @@ SCOPE_OPTION = click.option(
     help="Which settings file to write.",
 )
 MCP_SERVER_NAME = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+# A variable reference in an MCP server's args or env, as the mcp service expands it.
+MCP_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 def _edit(scope: str, change: Any) -> Path:
@@ -255,6 +257,33 @@ def mcp_add(
     error_console().print(
         f"MCP server {name} ({' '.join(command)}) written to {path}; its tools are named {name}__<tool>"
     )
+    _warn_unlisted_variables(name, [*command[1:], *env.values()])
+
+
+def _warn_unlisted_variables(name: str, values: list[str]) -> None:
+    """``${VAR}`` in a server's args or env reaches it only if the mcp behavior lists VAR in service.env."""
+    from rich.markup import escape
+
+    from ..registry.errors import RegistryError
+
+    wanted = sorted({m.group(1) for value in values for m in MCP_VARIABLE.finditer(value)})
+    if not wanted:
+        return
+    try:
+        behavior = home().load_alias("mcp", "behavior")
+        listed = list(behavior.service.env) if behavior.service else []
+    except RegistryError:
+        listed = []
+    missing = [v for v in wanted if v not in listed]
+    if missing:
+        error_console().print(
+            f"[yellow]warning:[/] {escape(name)} refers to "
+            f"{escape(', '.join('${' + v + '}' for v in missing))}, but the mcp service sees only the "
+            f"variables its behavior lists in service.env ({escape(', '.join(listed) or 'none')}), "
+            "so the server will be left out; list them there (edit a copy of the mcp behavior, then "
+            "`amplifier-ipc register COPY --alias mcp`) and set them",
+            soft_wrap=True,
+        )
 
 
 # -- allowed-dirs / denied-dirs -----------------------------------------------------------
