@@ -68,7 +68,7 @@ class Repl:
         def _newline(event: Any) -> None:
             event.current_buffer.insert_text("\n")
 
-        self.prompt = PromptSession(
+        self.prompt: PromptSession[str] = PromptSession(
             history=FileHistory(str(history_file(self.config.working_dir))),
             completer=WordCompleter(list(SLASH_COMMANDS), sentence=True),
             key_bindings=bindings,
