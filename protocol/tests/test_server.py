@@ -316,3 +316,32 @@ async def test_a_tool_set_listing_a_tool_twice_is_a_describe_error(tmp_path: Pat
             await service.call("describe", {"config": {"remote": {"names": ["plain"]}}})
     finally:
         await service.close()
+
+
+RAW_PROVIDER = """
+from amplifier_ipc_protocol import provider
+
+@provider(raw_request=True)
+class Raw:
+    name = "raw"
+
+    async def complete(self, request):
+        return {"content": [{"type": "text", "text": f"{type(request).__name__} {sorted(request)}"}]}
+"""
+
+
+async def test_a_raw_request_provider_gets_the_wire_object_checked_only_for_shape(tmp_path: Path) -> None:
+    package = make_package(tmp_path, {"providers/raw.py": RAW_PROVIDER})
+    service = await serve_in_process(package)
+    try:
+        request = {"messages": [{"role": "user", "content": "hi", "x-extra": 1}], "vendor_field": True}
+        answer = await service.call("provider.complete", {"request": request, "provider": "raw"})
+        assert answer["content"][0]["text"] == "dict ['messages', 'vendor_field']"
+        with pytest.raises(InvalidParams, match=r"'messages' must be a list"):
+            await service.call("provider.complete", {"request": {"messages": "hi"}})
+        with pytest.raises(InvalidParams, match=r"messages\[1\] must be an object with a string 'role'"):
+            await service.call("provider.complete", {"request": {"messages": [{"role": "user"}, {}]}})
+        with pytest.raises(InvalidParams, match=r"'tools' must be a list of objects with a string 'name'"):
+            await service.call("provider.complete", {"request": {"messages": [], "tools": [{"x": 1}]}})
+    finally:
+        await service.close()

@@ -80,6 +80,24 @@ def _preload_models() -> None:
     threading.Thread(target=importlib.import_module, args=(f"{__package__}.models",), daemon=True).start()
 
 
+def _check_raw_request(request: dict[str, Any]) -> None:
+    """What a ``raw_request`` provider may rely on (PROTOCOL §9), checked without
+    the pydantic models: a list of messages, each an object with a string role."""
+    messages = request.get("messages")
+    if not isinstance(messages, list):
+        raise InvalidParams("invalid chat request: 'messages' must be a list of message objects")
+    for index, message in enumerate(messages):
+        if not isinstance(message, dict) or not isinstance(message.get("role"), str):
+            raise InvalidParams(
+                f"invalid chat request: messages[{index}] must be an object with a string 'role'"
+            )
+    tools = request.get("tools")
+    if tools is not None and not (
+        isinstance(tools, list) and all(isinstance(t, dict) and isinstance(t.get("name"), str) for t in tools)
+    ):
+        raise InvalidParams("invalid chat request: 'tools' must be a list of objects with a string 'name'")
+
+
 class Server:
     """Serves one service package: ``Server("amplifier_foundation").run()``."""
 
@@ -229,11 +247,12 @@ class Server:
             # whose tools are named differently (the registry routes config with it).
             "components": [{"kind": c.kind, "name": c.name} for c in found.components],
         }
-        if found.of_kind("provider"):
-            # provider.complete needs the pydantic models (about 60-100 ms to
-            # import). Describe is answered first; the import then overlaps the
-            # Host's configure, provider.info and prompt assembly instead of
-            # delaying the turn's first model call.
+        if any(not c.mark.options.get("raw_request") for c in found.of_kind("provider")):
+            # provider.complete of a provider without raw_request needs the
+            # pydantic models (about 170 ms to import on 2 cores). Describe is
+            # answered first; the import then overlaps the Host's configure,
+            # provider.info and prompt assembly instead of delaying the turn's
+            # first model call.
             asyncio.get_running_loop().call_soon(_preload_models)
         return {"name": self.name, "protocol_version": m.PROTOCOL_VERSION, "capabilities": capabilities}
 
@@ -436,16 +455,21 @@ class Server:
     # -- providers --------------------------------------------------------
 
     async def _provider_complete(self, params: dict[str, Any]) -> dict[str, Any]:
-        from .models import ChatRequest
-
         component = self._find("provider", params.get("provider"), "provider")
         raw = params.get("request")
         if not isinstance(raw, dict):
             raise InvalidParams("provider.complete needs a request object")
-        try:
-            request = ChatRequest.model_validate(raw)
-        except ValueError as exc:
-            raise InvalidParams(f"invalid chat request: {exc}") from None
+        request: Any
+        if component.mark.options.get("raw_request"):
+            _check_raw_request(raw)
+            request = raw
+        else:
+            from .models import ChatRequest
+
+            try:
+                request = ChatRequest.model_validate(raw)
+            except ValueError as exc:
+                raise InvalidParams(f"invalid chat request: {exc}") from None
         result = await component.instance.complete(request)
         wire = _to_wire(result)
         if not isinstance(wire, dict):

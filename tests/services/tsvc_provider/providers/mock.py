@@ -15,7 +15,7 @@ from typing import Any
 from amplifier_ipc_protocol import provider
 
 
-@provider
+@provider(raw_request=True)
 class Mock:
     name = "mock"
 
@@ -37,7 +37,7 @@ class Mock:
 
     async def complete(self, request: Any) -> dict[str, Any]:
         received = time.time()
-        wire = request.to_wire()
+        wire = request  # raw_request: the JSON object of PROTOCOL §9
         messages = wire.get("messages", [])
         record = self.config.get("record")
         if record:

@@ -16,7 +16,7 @@ from ..streaming import BlockStream
 from ..vendor import CONNECT_TIMEOUT_SECONDS, REQUEST_TIMEOUT_SECONDS, VendorProvider
 
 
-@provider
+@provider(raw_request=True)
 class Anthropic(VendorProvider):
     """Claude models, with streaming, tool use, extended thinking and prompt caching."""
 

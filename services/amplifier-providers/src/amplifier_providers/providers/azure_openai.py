@@ -20,7 +20,7 @@ from ..vendor import CONNECT_TIMEOUT_SECONDS, REQUEST_TIMEOUT_SECONDS
 DEFAULT_API_VERSION = "2024-10-21"
 
 
-@provider
+@provider(raw_request=True)
 class AzureOpenAI(ChatCompletionsProvider):
     """OpenAI models deployed on Azure: the request goes to the deployment."""
 

@@ -16,7 +16,7 @@ from ..streaming import BlockStream
 from ..vendor import REQUEST_TIMEOUT_SECONDS, VendorProvider
 
 
-@provider
+@provider(raw_request=True)
 class Gemini(VendorProvider):
     """Gemini models, with streaming, function calls and thinking."""
 

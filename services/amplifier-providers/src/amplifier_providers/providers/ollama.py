@@ -20,7 +20,7 @@ from ..vendor import REQUEST_TIMEOUT_SECONDS, VendorProvider
 DEFAULT_HOST = "http://127.0.0.1:11434"
 
 
-@provider
+@provider(raw_request=True)
 class Ollama(VendorProvider):
     """Local models through an Ollama server, with streaming, tool calls and thinking."""
 

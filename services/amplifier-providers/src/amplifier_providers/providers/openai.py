@@ -14,7 +14,7 @@ from ..chat_completions import ChatCompletionsProvider
 from ..vendor import CONNECT_TIMEOUT_SECONDS, REQUEST_TIMEOUT_SECONDS
 
 
-@provider
+@provider(raw_request=True)
 class OpenAI(ChatCompletionsProvider):
     """GPT models, with streaming, tool calls and reasoning effort."""
 

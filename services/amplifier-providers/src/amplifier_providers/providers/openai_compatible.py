@@ -21,7 +21,7 @@ from ..vendor import CONNECT_TIMEOUT_SECONDS, REQUEST_TIMEOUT_SECONDS
 PLACEHOLDER_KEY = "not-needed"
 
 
-@provider
+@provider(raw_request=True)
 class OpenAICompatible(ChatCompletionsProvider):
     """A self-hosted model behind an OpenAI-compatible endpoint."""
 

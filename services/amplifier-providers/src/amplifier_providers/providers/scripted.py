@@ -27,7 +27,7 @@ MAX_OUTPUT_TOKENS = 8_192
 CHARS_PER_TOKEN = 4
 
 
-@provider
+@provider(raw_request=True)
 class Scripted:
     """Answers from a script, or with a fixed sentence when it has none."""
 
