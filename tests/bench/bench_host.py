@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import compileall
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -18,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from amplifier_ipc.host import Host, HostLimits, ServiceSpec, SessionConfig
+from amplifier_ipc.host import Host, HostLimits, ServiceSpec, SessionConfig, forked, forkserver
 
 from ._common import floor_command
 
@@ -96,15 +97,28 @@ async def minimal_child_ms() -> float:
     return (time.perf_counter() - start) * 1000
 
 
-async def bench_cold_turn(root: Path) -> list[dict[str, Any]]:
-    floors = [await minimal_child_ms() for _ in range(COLD_TURNS)]
+async def _cold_overheads(root: Path, label: str) -> list[float]:
     overheads = []
     for index in range(COLD_TURNS):
-        host = Host(_config(root / f"cold{index}", [{"text": "hi"}]))
+        host = Host(_config(root / f"{label}{index}", [{"text": "hi"}]))
         timings = (await _turn(host))["timings"]
         overheads.append(timings["services_ms"] + timings["prepare_ms"] + timings["teardown_ms"])
         await host.close()
-    value, floor = statistics.median(overheads), statistics.median(floors)
+    return overheads
+
+
+async def bench_cold_turn(root: Path) -> list[dict[str, Any]]:
+    floors = [await minimal_child_ms() for _ in range(COLD_TURNS)]
+    server = forkserver.shared()  # the CLI starts it first thing, and it imports while the CLI does
+    assert server is not None, "the fork server could not start"
+    await forked.wait_ready(server)
+    value = statistics.median(await _cold_overheads(root, "cold"))
+    os.environ[forkserver.ENV_SWITCH] = "0"
+    try:
+        execed = statistics.median(await _cold_overheads(root, "exec"))
+    finally:
+        del os.environ[forkserver.ENV_SWITCH]
+    floor = statistics.median(floors)
     return [
         {
             "name": "host cold turn overhead (spawn+describe+prompt+teardown, 3 services), median",
@@ -114,7 +128,16 @@ async def bench_cold_turn(root: Path) -> list[dict[str, Any]]:
             "ratio": round(value / floor, 2),
             "budget": f"<= {COLD_OVERHEAD_BUDGET_MS:g} ms and <= {COLD_OVERHEAD_BUDGET_RATIO}x floor (one minimal child)",
             "within": value <= COLD_OVERHEAD_BUDGET_MS and value / floor <= COLD_OVERHEAD_BUDGET_RATIO,
-        }
+            "note": "services forked from the fork server (started and done importing beforehand, as in the CLI)",
+        },
+        {
+            "name": "reference: the same, every service started with exec (AMPLIFIER_IPC_FORK_SERVER=0), median",
+            "value": round(execed, 1),
+            "unit": "ms",
+            "floor": round(floor, 1),
+            "ratio": round(execed / floor, 2),
+            "budget": "none (what the fork server saves)",
+        },
     ]
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from amplifier_ipc.host import Event, Host, HostLimits, ServiceSpec, SessionConfig
+from amplifier_ipc.host import Event, Host, HostLimits, ServiceSpec, SessionConfig, forkserver
 from amplifier_ipc.host.children import AgentResolver
 from amplifier_ipc.host.process import group_members
 
@@ -179,8 +179,10 @@ def tool_names(request: dict[str, Any]) -> set[str]:
 
 
 def processes_started_here() -> list[int]:
-    """Live processes whose parent is this test process (every service the Hosts started)."""
+    """Live processes whose parent is this test process (every service the Hosts
+    started), apart from the fork server, which lives as long as this process."""
     mine = os.getpid()
+    servers = forkserver.server_pids()
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -190,7 +192,7 @@ def processes_started_here() -> list[int]:
         except OSError:
             continue
         fields = stat.rsplit(")", 1)[1].split()
-        if int(fields[1]) == mine and fields[0] != "Z":
+        if int(fields[1]) == mine and fields[0] != "Z" and int(entry.name) not in servers:
             found.append(int(entry.name))
     return found
 

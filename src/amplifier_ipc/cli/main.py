@@ -40,6 +40,9 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "version": ("settings_cmds", "version", "Print the version."),
 }
 
+# Commands that may run a turn, so spawn services.
+TURN_COMMANDS = ("run", "session")
+
 
 def fast_help() -> str:
     """The top-level help, the same text click prints, without importing click."""
@@ -78,6 +81,13 @@ def main() -> None:
 
         sys.stdout.write(f"{PROG} {version('amplifier-ipc')}\n")
         return
+    if argv[0] in TURN_COMMANDS and "--help" not in argv:
+        # The fork server imports the standard library for the services while
+        # this process imports click and the Host: started first, it is ready
+        # when the first service is spawned.
+        from amplifier_ipc.host import forkserver
+
+        forkserver.prestart()
     cli()(prog_name=PROG)
 
 

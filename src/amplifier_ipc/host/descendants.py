@@ -47,7 +47,6 @@ before teardown (found by neither the tree nor the sweep); without
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import sys
@@ -255,6 +254,8 @@ def reap(refs: Iterable[ProcessRef] = ()) -> None:
 
 
 async def _wait_gone(refs: Collection[ProcessRef], grace: float) -> list[ProcessRef]:
+    import asyncio  # here: the fork server's start (forkserver.py) must not pay for it
+
     deadline = time.monotonic() + grace
     left = live(refs)
     while left and time.monotonic() < deadline:

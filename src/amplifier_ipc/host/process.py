@@ -26,7 +26,7 @@ from typing import Any, TextIO
 
 from amplifier_ipc_protocol.peer import Handler, NotificationFallback, Peer
 
-from . import descendants
+from . import descendants, forked, forkserver
 from .config import ServiceSpec
 from .errors import ServiceStartError
 
@@ -40,6 +40,9 @@ __all__ = [
     "kill_all_groups",
     "on_exit",
 ]
+
+# A service's process: started with exec, or forked from the fork server.
+ChildProcess = asyncio.subprocess.Process | forked.ForkedProcess
 
 # PROTOCOL §8: the only variables of the Host's environment every service sees.
 BASE_ENV_NAMES = ("PATH", "HOME", "LANG", "TERM", "TMPDIR")
@@ -153,7 +156,7 @@ atexit.register(kill_all_groups)
 class ServiceProcess:
     """A running service: its process, its group, its peer and its log."""
 
-    def __init__(self, spec: ServiceSpec, process: asyncio.subprocess.Process, log: ServiceLog) -> None:
+    def __init__(self, spec: ServiceSpec, process: ChildProcess, log: ServiceLog) -> None:
         self.spec = spec
         self.name = spec.name
         self.process = process
@@ -191,7 +194,7 @@ class ServiceProcess:
         if session_id:
             _SESSION_SERVICES[session_id] += 1
         try:
-            process = await asyncio.create_subprocess_exec(
+            process = await _fork(spec, str(workdir), env, log) or await asyncio.create_subprocess_exec(
                 *spec.command,
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
@@ -392,9 +395,25 @@ class ServiceProcess:
             _LIVE_GROUPS.discard(self.pgid)
         # asyncio never closes a subprocess transport by itself; left to the
         # garbage collector, its close() would run after the loop is closed.
-        transport = getattr(self.process, "_transport", None)
-        if transport is not None:
-            transport.close()
+        if isinstance(self.process, forked.ForkedProcess):
+            self.process.close_pipes()
+        else:
+            transport = getattr(self.process, "_transport", None)
+            if transport is not None:
+                transport.close()
+
+
+async def _fork(spec: ServiceSpec, cwd: str, env: dict[str, str], log: ServiceLog) -> ChildProcess | None:
+    """The service forked from the fork server, or None to start it with exec."""
+    fork = forkserver.plan(spec.command, env, cwd)
+    server = forkserver.shared() if fork is not None else None
+    if fork is None or server is None or not server.ready():
+        return None  # exec: a fork server still importing would be slower, not faster
+    try:
+        return await forked.spawn(server, fork, name=spec.name, cwd=cwd, env=env)
+    except forkserver.ForkServerUnavailable as exc:
+        log.write(spec.name, f"(host) started with exec: {exc}")
+        return None
 
 
 def _forget_session_service(session_id: str) -> bool:
