@@ -25,11 +25,15 @@ RPC_TIMEOUT_S = 60.0
 
 
 def tree(folder: Path) -> dict[str, bytes]:
-    """Every file under ``folder`` (symlinks not followed), for before/after comparisons."""
+    """Every file under ``folder`` (symlinks not followed), for before/after
+    comparisons; not the parsed-YAML cache, whose entries are keyed by the
+    parsed bytes' digest, so adding one changes nothing (registry/yamlio.py)."""
     out: dict[str, bytes] = {}
     if not folder.exists():
         return out
-    for dirpath, _, filenames in os.walk(folder):
+    for dirpath, dirnames, filenames in os.walk(folder):
+        if Path(dirpath) == folder / "cache":
+            dirnames[:] = [d for d in dirnames if d != "yaml"]
         for name in filenames:
             path = Path(dirpath) / name
             out[str(path.relative_to(folder))] = (
