@@ -77,7 +77,7 @@ DEFINITIONS = {
     "unknown-key": (
         AGENT_HEAD.format(ref="x", uuid="3f0c54c4-4371-4638-87d0-fc0985efdfa5") + "  colour: blue\n",
         "field 'agent.colour': expected one of the fields ref, local_ref, uuid, description, behaviors, service, "
-        "config, instructions, context, orchestrator, context_manager, provider, model (unknown field)",
+        "config, instructions, context, orchestrator, context_manager, provider, model, tools (unknown field)",
     ),
 }
 

@@ -225,6 +225,7 @@ class ForkServer:
 
     def close(self) -> None:
         """Stop the fork server (services it forked are not affected)."""
+        self.dead = self.dead or "the fork server was closed"
         with contextlib.suppress(OSError):
             self.control.close()
         if self.process.poll() is None:
