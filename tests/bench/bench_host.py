@@ -54,15 +54,17 @@ def _service(name: str, package: str, config: dict[str, Any] | None = None) -> S
     )
 
 
-def _config(root: Path, steps: list[dict[str, Any]], core: dict[str, Any] | None = None) -> SessionConfig:
+def _config(
+    root: Path, steps: list[dict[str, Any]], core: dict[str, Any] | None = None, *, sdk_import: bool = True
+) -> SessionConfig:
+    """Orchestrator + context, a mock provider, a tool set. ``sdk_import=False``:
+    the provider imports no SDK in the background, like the scripted provider
+    of issue 3's cold turn (a vendor SDK's import competes for the 2 cores)."""
+    mock = {"steps": steps, "record": str(root / "requests.jsonl"), "sdk_import": sdk_import}
     return SessionConfig(
         services=[
             _service("core", "tsvc_core", {"loop": core} if core else {}),
-            _service(
-                "provider",
-                "tsvc_provider",
-                {"mock": {"steps": steps, "record": str(root / "requests.jsonl")}},
-            ),
+            _service("provider", "tsvc_provider", {"mock": mock}),
             _service("tools", "tsvc_tools"),
         ],
         orchestrator="core:loop",
@@ -100,7 +102,7 @@ async def minimal_child_ms() -> float:
 async def _cold_overheads(root: Path, label: str) -> list[float]:
     overheads = []
     for index in range(COLD_TURNS):
-        host = Host(_config(root / f"{label}{index}", [{"text": "hi"}]))
+        host = Host(_config(root / f"{label}{index}", [{"text": "hi"}], sdk_import=False))
         timings = (await _turn(host))["timings"]
         overheads.append(timings["services_ms"] + timings["prepare_ms"] + timings["teardown_ms"])
         await host.close()

@@ -4,6 +4,7 @@ anything the fork server cannot reproduce exactly is started with exec."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -69,7 +70,7 @@ async def _exec(command: list[str], cwd: Path, env: dict[str, str]) -> tuple[dic
 
 
 async def _fork(command: list[str], cwd: Path, env: dict[str, str]) -> tuple[dict[str, Any], int]:
-    fork = forkserver.plan(command, env, cwd)
+    fork = forked.plan(command, env, cwd)
     assert fork is not None, f"{command} should be forked"
     server = forkserver.shared()
     assert server is not None
@@ -118,11 +119,11 @@ async def test_a_console_script_of_a_virtualenv_is_forked_like_exec(work: Path) 
 async def test_exit_codes_and_signals_of_forked_services_are_reported(work: Path) -> None:
     _, code = await _fork([sys.executable, "report.py"], work, _env(work, EXIT_CODE="3"))
     assert code == 3
-    fork = forkserver.plan([sys.executable, "-c", "pass"], {}, work)
+    fork = forked.plan([sys.executable, "-c", "pass"], {}, work)
     assert fork is None
     (work / "sleeper.py").write_text("import sys, time\nprint('up', flush=True)\ntime.sleep(60)\n")
     env = _env(work)
-    plan = forkserver.plan([sys.executable, "sleeper.py"], env, work)
+    plan = forked.plan([sys.executable, "sleeper.py"], env, work)
     server = forkserver.shared()
     assert plan is not None and server is not None
     process = await forked.spawn(server, plan, name="sleeper", cwd=str(work), env=env)
@@ -139,7 +140,7 @@ async def test_an_uncaught_exception_in_a_forked_service_reads_as_it_would_under
         sys.executable, "boom.py", cwd=work, env=env, stderr=asyncio.subprocess.PIPE, start_new_session=True
     )
     _, expected = await execed.communicate()
-    plan = forkserver.plan([sys.executable, "boom.py"], env, work)
+    plan = forked.plan([sys.executable, "boom.py"], env, work)
     server = forkserver.shared()
     assert plan is not None and server is not None
     process = await forked.spawn(server, plan, name="boom", cwd=str(work), env=env)
@@ -164,20 +165,20 @@ async def test_an_uncaught_exception_in_a_forked_service_reads_as_it_would_under
 def test_what_the_fork_server_cannot_reproduce_exactly_is_left_to_exec(
     tmp_path: Path, command: list[str], env: dict[str, str], why: str
 ) -> None:
-    assert forkserver.plan(command, env, tmp_path) is None, why
+    assert forked.plan(command, env, tmp_path) is None, why
 
 
 def test_a_script_whose_interpreter_is_another_python_is_left_to_exec(tmp_path: Path) -> None:
     script = tmp_path / "other"
     script.write_text("#!/usr/bin/python3\nprint('x')\n")
     script.chmod(0o755)
-    assert forkserver.plan([str(script)], {}, tmp_path) is None
-    assert forkserver.plan([sys.executable, "-m", "x"], {}, tmp_path / "missing") is None
+    assert forked.plan([str(script)], {}, tmp_path) is None
+    assert forked.plan([sys.executable, "-m", "x"], {}, tmp_path / "missing") is None
 
 
 def test_the_fork_server_can_be_turned_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(forkserver.ENV_SWITCH, "0")
-    assert forkserver.plan([sys.executable, "-m", "x"], {}, tmp_path) is None
+    assert forked.plan([sys.executable, "-m", "x"], {}, tmp_path) is None
     assert forkserver.shared() is None
 
 
@@ -190,22 +191,27 @@ async def ready_server() -> forkserver.ForkServer:
     return server
 
 
-async def test_a_fork_server_still_importing_is_not_waited_for(work: Path) -> None:
+async def test_a_fork_server_still_importing_is_waited_for_briefly_then_given_up(
+    work: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     old = forkserver.shared()
     assert old is not None
     old.close()
     new = forkserver.shared()
-    assert new is not None and new is not old
+    assert new is not None and new is not old and not new.ready()
     started = await _start("tools", work, work / "services.log")
     try:
-        assert not isinstance(started.process, forked.ForkedProcess), "exec, not a wait for the imports"
-        assert (await started.peer.request("describe", {}, timeout=30))["name"]
+        assert isinstance(started.process, forked.ForkedProcess), "forked once it was ready"
     finally:
         await _stop_all(started)
-    await forked.wait_ready(new)
+    new.close()
+    late = forkserver.shared()
+    assert late is not None and not late.ready()
+    monkeypatch.setattr(forkserver, "READY_WAIT_S", 0.0)  # as if it had been importing too long
     again = await _start("tools", work, work / "services.log")
     try:
-        assert isinstance(again.process, forked.ForkedProcess), "forked once it is ready"
+        assert not isinstance(again.process, forked.ForkedProcess), "exec, not a long wait"
+        assert (await again.peer.request("describe", {}, timeout=30))["name"]
     finally:
         await _stop_all(again)
 
@@ -246,8 +252,8 @@ async def test_a_killed_fork_server_is_replaced_and_what_it_forked_lives_on(work
         assert isinstance(first.process, forked.ForkedProcess)
         server = forkserver.shared()
         assert server is not None
-        server.process.kill()
-        server.process.wait()
+        os.kill(server.pid, signal.SIGKILL)
+        os.waitpid(server.pid, 0)
         replacement = forkserver.shared()
         assert replacement is not None and replacement is not server
         await forked.wait_ready(replacement)
@@ -265,11 +271,12 @@ async def test_a_hung_fork_server_is_given_up_and_the_service_started_with_exec(
     monkeypatch.setattr(forked, "REQUEST_TIMEOUT_S", 0.5)
     server = forkserver.shared()
     assert server is not None
-    os.kill(server.process.pid, signal.SIGSTOP)
+    os.kill(server.pid, signal.SIGSTOP)
     try:
         started = await _start("tools", work, work / "services.log")
     finally:
-        os.kill(server.process.pid, signal.SIGCONT)
+        with contextlib.suppress(ProcessLookupError):  # given up on: it was killed
+            os.kill(server.pid, signal.SIGCONT)
     try:
         assert not isinstance(started.process, forked.ForkedProcess)
         assert (await started.peer.request("describe", {}, timeout=30))["name"]

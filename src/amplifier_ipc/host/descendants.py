@@ -49,10 +49,11 @@ from __future__ import annotations
 
 import os
 import signal
-import sys
 import time
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
+
+from .subreaper import become_subreaper
 
 __all__ = [
     "ProcessRef",
@@ -65,13 +66,10 @@ __all__ = [
     "session_orphans",
 ]
 
-# linux/prctl.h: orphans below this process are reparented to it, not to init.
-PR_SET_CHILD_SUBREAPER = 36
 # How often a wait for processes to exit looks again.
 EXIT_POLL_S = 0.01
 SESSION_VARIABLE = b"AMPLIFIER_SESSION_ID="
 
-_subreaper: bool | None = None
 _children_files: bool | None = None
 
 
@@ -90,22 +88,6 @@ class _Stat:
     pgid: int
     sid: int
     start: int
-
-
-def become_subreaper() -> bool:
-    """Make this process the reaper of orphans below it (Linux); False where unsupported."""
-    global _subreaper
-    if _subreaper is None:
-        _subreaper = False
-        if sys.platform.startswith("linux"):
-            import ctypes  # only here: it costs an import on the Host's start otherwise
-
-            try:
-                libc = ctypes.CDLL(None, use_errno=True)
-                _subreaper = libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
-            except (OSError, AttributeError):
-                _subreaper = False
-    return _subreaper
 
 
 def _stat(pid: int) -> _Stat | None:

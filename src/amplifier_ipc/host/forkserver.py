@@ -29,23 +29,19 @@ from __future__ import annotations
 import atexit
 import contextlib
 import os
-import re
+import signal
 import socket
-import subprocess
 import sys
 import threading
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from pathlib import Path
+import time
 
-from . import descendants
+from .subreaper import become_subreaper
 
 __all__ = [
     "ENV_SWITCH",
-    "ForkPlan",
     "ForkServer",
     "ForkServerUnavailable",
-    "plan",
+    "enabled",
     "prestart",
     "server_pids",
     "shared",
@@ -56,130 +52,52 @@ ENV_SWITCH = "AMPLIFIER_IPC_FORK_SERVER"
 # Variables the fork server's interpreter reads at start and a forked service
 # inherits as they were: a service whose value differs is started with exec.
 START_VARIABLES = ("LANG", "LC_ALL", "LC_CTYPE")
-# PYTHON* variables a forked service honours (the rest only act at interpreter start).
-PYTHON_VARIABLES = frozenset({"PYTHONPATH", "PYTHONDONTWRITEBYTECODE"})
-# Bytes of a script read to find its #! line.
-SHEBANG_BYTES = 512
-
+# How long after its start a fork server still importing is waited for; later,
+# a service is started with exec instead (a loaded machine, or a hung server).
+READY_WAIT_S = 0.3
 # What the fork server says once it has imported (_zygote.py).
 READY_MESSAGE = b'{"ready": true}'
 READY_BYTES = 64
 
-_PYTHON_NAME = re.compile(r"python(3(\.\d+)?)?")
-_ZYGOTE = Path(__file__).with_name("_zygote.py")
+_ZYGOTE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_zygote.py")
 
 
 class ForkServerUnavailable(Exception):
     """The fork server is off, failed, or could not fork: start the service with exec."""
 
 
-@dataclass(frozen=True)
-class ForkPlan:
-    """How a forked service reproduces ``exec`` of its command."""
-
-    venv: str
-    executable: str
-    interpreter: str  # the real path of the Python binary
-    mode: str  # "module" or "path"
-    target: str  # the module name or the script's path
-    argv: list[str]
-    path0: str  # sys.path[0], as the interpreter would set it
-    site: list[str]
-
-
 def enabled() -> bool:
     return os.environ.get(ENV_SWITCH, "1").strip().lower() not in ("0", "false", "no", "off")
 
 
-def _venv_of(executable: str) -> str | None:
-    venv = os.path.dirname(os.path.dirname(executable))
-    config = os.path.join(venv, "pyvenv.cfg")
-    try:
-        with open(config, encoding="utf-8") as handle:
-            text = handle.read()
-    except OSError:
-        return None
-    for line in text.splitlines():
-        key, _, value = line.partition("=")
-        if key.strip() == "include-system-site-packages" and value.strip().lower() == "true":
-            return None  # the base interpreter's packages too: not reproduced here
-    return venv
-
-
-def _shebang_python(script: str) -> str | None:
-    try:
-        with open(script, "rb") as handle:
-            first = handle.read(SHEBANG_BYTES).split(b"\n", 1)[0]
-    except OSError:
-        return None
-    if not first.startswith(b"#!"):
-        return None
-    words = first[2:].decode(errors="replace").split()
-    return words[0] if len(words) == 1 else None
-
-
-def plan(command: Sequence[str], env: Mapping[str, str], cwd: str | os.PathLike[str]) -> ForkPlan | None:
-    """How to fork ``command`` so that it runs exactly as exec would run it, or None."""
-    if not enabled() or not command or not os.path.isabs(command[0]) or not os.path.isdir(cwd):
-        return None
-    if any(name.startswith("PYTHON") and name not in PYTHON_VARIABLES for name in env):
-        return None
-    first, args = command[0], list(command[1:])
-    if _PYTHON_NAME.fullmatch(os.path.basename(first)):
-        executable = first
-        if len(args) >= 2 and args[0] == "-m":
-            mode, target, argv, path0 = "module", args[1], ["-m", *args[2:]], os.path.abspath(cwd)
-        elif args and not args[0].startswith("-") and args[0] != "":
-            script = os.path.join(cwd, args[0])
-            if not os.path.isfile(script):
-                return None
-            mode, target, argv = "path", args[0], args
-            path0 = os.path.dirname(os.path.realpath(script))
-        else:
-            return None
-    else:
-        executable = _shebang_python(first) or ""
-        if not executable or os.path.dirname(executable) != os.path.dirname(first):
-            return None
-        mode, target, argv, path0 = "path", first, list(command), os.path.dirname(os.path.realpath(first))
-    venv = _venv_of(executable)
-    if venv is None or not os.path.isfile(executable):
-        return None
-    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
-    site = os.path.join(venv, "lib", version, "site-packages")
-    if not os.path.isdir(site):
-        return None
-    return ForkPlan(venv, executable, os.path.realpath(executable), mode, target, argv, path0, [site])
-
-
 class ForkServer:
-    """One fork server process (``_zygote.py``) and its control socket."""
+    """One fork server process (``_zygote.py``) and its control socket.
+
+    Started with ``posix_spawn`` and only the standard modules already loaded
+    by any Python, so the CLI can start it before importing anything else."""
 
     def __init__(self, python: str) -> None:
-
         self.python = python
         self.interpreter = os.path.realpath(python)
         self._next_id = 0
         self._ready = False
+        self._exit_status: int | None = None
+        self.started_at = time.monotonic()
         self.dead: str | None = None
         # True while a coroutine owns the control socket (forked.py): nothing else may read it.
         self.busy = False
         # Forked services are re-parented to this process, which must then be a subreaper.
-        if not descendants.become_subreaper():
+        if not become_subreaper():
             raise ForkServerUnavailable("this process cannot be a child subreaper (Linux only)")
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         # What a service's own environment holds of the start variables (PROTOCOL §8 passes LANG).
         self.start_env = {name: os.environ[name] for name in ("LANG",) if name in os.environ}
         env = {name: os.environ[name] for name in ("PATH", "HOME") if name in os.environ} | self.start_env
+        theirs.set_inheritable(True)
+        null = [(os.POSIX_SPAWN_OPEN, fd, os.devnull, os.O_RDWR, 0) for fd in (0, 1, 2)]
         try:
-            self.process = subprocess.Popen(
-                [python, str(_ZYGOTE), str(theirs.fileno())],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                pass_fds=[theirs.fileno()],
-                env=env,
-                start_new_session=True,
+            self.pid = os.posix_spawn(
+                python, [python, _ZYGOTE, str(theirs.fileno())], env, file_actions=null, setsid=True
             )
         except OSError as exc:
             ours.close()
@@ -191,7 +109,22 @@ class ForkServer:
 
     @property
     def alive(self) -> bool:
-        return self.dead is None and self.process.poll() is None
+        return self.dead is None and self._running()
+
+    def _running(self) -> bool:
+        if self._exit_status is None:
+            try:
+                pid, status = os.waitpid(self.pid, os.WNOHANG)
+            except ChildProcessError:
+                pid, status = self.pid, 0
+            if pid == 0:
+                return True
+            self._exit_status = status
+        return False
+
+    def age(self) -> float:
+        """Seconds since this fork server was started."""
+        return time.monotonic() - self.started_at
 
     def ready(self) -> bool:
         """Whether the fork server has finished importing (it says so once); never waits."""
@@ -228,9 +161,11 @@ class ForkServer:
         self.dead = self.dead or "the fork server was closed"
         with contextlib.suppress(OSError):
             self.control.close()
-        if self.process.poll() is None:
+        if self._running():
             with contextlib.suppress(ProcessLookupError):
-                self.process.kill()  # it holds nothing: no grace needed, and no wait
+                os.kill(self.pid, signal.SIGKILL)  # it holds nothing: no grace needed
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(self.pid, 0)  # at once: SIGKILL cannot be ignored
 
 
 _SERVERS: dict[str, ForkServer] = {}
@@ -256,7 +191,7 @@ def shared(python: str | None = None) -> ForkServer | None:
 
 def server_pids() -> set[int]:
     """The pids of this process's fork servers (children of it that are not services)."""
-    return {server.process.pid for server in _SERVERS.values() if server.process.poll() is None}
+    return {server.pid for server in _SERVERS.values() if server._running()}
 
 
 def prestart() -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import collections
+import contextlib
 import os
 import signal
 import time
@@ -405,10 +406,20 @@ class ServiceProcess:
 
 async def _fork(spec: ServiceSpec, cwd: str, env: dict[str, str], log: ServiceLog) -> ChildProcess | None:
     """The service forked from the fork server, or None to start it with exec."""
-    fork = forkserver.plan(spec.command, env, cwd)
+    fork = forked.plan(spec.command, env, cwd)
     server = forkserver.shared() if fork is not None else None
-    if fork is None or server is None or not server.ready():
-        return None  # exec: a fork server still importing would be slower, not faster
+    if fork is None or server is None:
+        return None
+    if not server.ready():
+        # Still importing: worth a short wait (it is ready about 100 ms after its
+        # start on 2 cores, an exec costs about as much per service), not a long one.
+        wait = forkserver.READY_WAIT_S - server.age()
+        if wait <= 0:
+            return None
+        with contextlib.suppress(TimeoutError, forkserver.ForkServerUnavailable):
+            await asyncio.wait_for(forked.wait_ready(server), wait)
+        if not server.ready():
+            return None
     try:
         return await forked.spawn(server, fork, name=spec.name, cwd=cwd, env=env)
     except forkserver.ForkServerUnavailable as exc:

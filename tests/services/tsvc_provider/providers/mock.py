@@ -3,7 +3,8 @@
 Config: ``steps``: a list of replies ``{text?, thinking?, tool_calls?, tokens?}``;
 the reply used is the n-th, n = assistant messages since the last user
 message. ``tokens: N`` streams N one-word tokens (benchmarks). ``record``: a
-file to which every request is appended as one JSON line.
+file to which every request is appended as one JSON line. ``sdk_import``:
+false to skip the SDK-like import a vendor provider does in a thread.
 """
 
 import importlib
@@ -21,7 +22,10 @@ class Mock:
 
     def configure(self, config: dict[str, Any]) -> None:
         # What a real provider does with its SDK: import it while waiting to be used,
-        # without delaying the answer to configure.
+        # without delaying the answer to configure (``sdk_import: false``: a provider
+        # without an SDK, like the scripted one).
+        if config.get("sdk_import") is False:
+            return
         threading.Thread(
             target=importlib.import_module, args=("amplifier_ipc_protocol.models",), daemon=True
         ).start()
