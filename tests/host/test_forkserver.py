@@ -34,6 +34,7 @@ print(json.dumps({
     "fds": sorted(os.listdir("/proc/self/fd")),
     "signals": {s.name: disposition(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGPIPE, signal.SIGCHLD)},
     "stdin": sys.stdin.readline(),
+    "sitecustomize": os.environ.get("CUSTOMIZED"),
 }), flush=True)
 sys.exit(int(os.environ.get("EXIT_CODE", "0")))
 """
@@ -46,6 +47,8 @@ def work(tmp_path: Path) -> Path:
     package.mkdir(parents=True)
     (package / "__init__.py").write_text("")
     (package / "__main__.py").write_text(REPORT)
+    # Run by the interpreter's start (from PYTHONPATH here), so by a forked service too.
+    (tmp_path / "lib" / "sitecustomize.py").write_text("import os\nos.environ['CUSTOMIZED'] = 'yes'\n")
     return tmp_path
 
 
@@ -99,6 +102,9 @@ async def test_a_forked_service_is_what_exec_would_have_started(work: Path, how:
     execed, _ = await _exec(command, cwd, env)
     forked_, _ = await _fork(command, cwd, env)
     assert forked_["stdin"] == "hello\n" and forked_["main"] == "__main__"
+    assert forked_["sitecustomize"] == execed["sitecustomize"] == "yes"
+    forked_["env"].pop("CUSTOMIZED")
+    execed["env"].pop("CUSTOMIZED")
     assert forked_["env"] == env, "exactly the environment given, nothing of the fork server's"
     _same_apart_from_pids(execed, forked_)
 

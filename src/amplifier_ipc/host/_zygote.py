@@ -211,6 +211,9 @@ def become(request: dict[str, object], fds: list[int], control: socket.socket, s
     for directory in request["site"]:  # type: ignore[attr-defined]
         site.addsitedir(str(directory))
     importlib.invalidate_caches()
+    # As the interpreter's start does: the service's own sitecustomize, if it has one.
+    sys.modules.pop("sitecustomize", None)
+    site.execsitecustomize()
     sys.argv[:] = [str(a) for a in request["argv"]]  # type: ignore[attr-defined]
 
 
