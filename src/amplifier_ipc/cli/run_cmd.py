@@ -178,6 +178,9 @@ def run(
         from .repl import run_repl
 
         raise SystemExit(run_repl(built, resumed=resumed))
+    from ..host import early
+
+    built.config = early.start(built.config)  # the services start while the Host is imported
     import asyncio
 
     raise SystemExit(asyncio.run(_single(built, text, output, interactive, request, tool_timeout)))

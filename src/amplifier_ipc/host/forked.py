@@ -12,18 +12,15 @@ import asyncio
 import contextlib
 import json
 import os
-import re
 import signal
-import socket
-import sys
 import weakref
-from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
-from .forkserver import READY_BYTES, START_VARIABLES, ForkServer, ForkServerUnavailable, enabled
+from .forkplan import ForkPlan, plan
+from .forkserver import READY_BYTES, ForkServer, ForkServerUnavailable
 
-__all__ = ["ForkPlan", "ForkedProcess", "UNKNOWN_EXIT_CODE", "plan", "spawn", "wait_ready"]
+__all__ = ["ForkPlan", "ForkedProcess", "UNKNOWN_EXIT_CODE", "adopt", "plan", "spawn", "wait_ready"]
 
 # How long a fork request may wait for the fork server (it may still be importing).
 REQUEST_TIMEOUT_S = 10.0
@@ -34,88 +31,8 @@ UNKNOWN_EXIT_CODE = 255
 # The stream buffer asyncio's own subprocesses use.
 STREAM_LIMIT = 2**16
 
-# PYTHON* variables a forked service honours (the rest only act at interpreter start).
-PYTHON_VARIABLES = frozenset({"PYTHONPATH", "PYTHONDONTWRITEBYTECODE"})
-# Bytes of a script read to find its #! line.
-SHEBANG_BYTES = 512
 # One exchange at a time on a control socket, per event loop.
 _LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
-_PYTHON_NAME = re.compile(r"python(3(\.\d+)?)?")
-
-
-@dataclass(frozen=True)
-class ForkPlan:
-    """How a forked service reproduces ``exec`` of its command."""
-
-    venv: str
-    executable: str
-    interpreter: str  # the real path of the Python binary
-    mode: str  # "module" or "path"
-    target: str  # the module name or the script's path
-    argv: list[str]
-    path0: str  # sys.path[0], as the interpreter would set it
-    site: list[str]
-
-
-def _venv_of(executable: str) -> str | None:
-    venv = os.path.dirname(os.path.dirname(executable))
-    config = os.path.join(venv, "pyvenv.cfg")
-    try:
-        with open(config, encoding="utf-8") as handle:
-            text = handle.read()
-    except OSError:
-        return None
-    for line in text.splitlines():
-        key, _, value = line.partition("=")
-        if key.strip() == "include-system-site-packages" and value.strip().lower() == "true":
-            return None  # the base interpreter's packages too: not reproduced here
-    return venv
-
-
-def _shebang_python(script: str) -> str | None:
-    try:
-        with open(script, "rb") as handle:
-            first = handle.read(SHEBANG_BYTES).split(b"\n", 1)[0]
-    except OSError:
-        return None
-    if not first.startswith(b"#!"):
-        return None
-    words = first[2:].decode(errors="replace").split()
-    return words[0] if len(words) == 1 else None
-
-
-def plan(command: Sequence[str], env: Mapping[str, str], cwd: str | os.PathLike[str]) -> ForkPlan | None:
-    """How to fork ``command`` so that it runs exactly as exec would run it, or None."""
-    if not enabled() or not command or not os.path.isabs(command[0]) or not os.path.isdir(cwd):
-        return None
-    if any(name.startswith("PYTHON") and name not in PYTHON_VARIABLES for name in env):
-        return None
-    first, args = command[0], list(command[1:])
-    if _PYTHON_NAME.fullmatch(os.path.basename(first)):
-        executable = first
-        if len(args) >= 2 and args[0] == "-m":
-            mode, target, argv, path0 = "module", args[1], ["-m", *args[2:]], os.path.abspath(cwd)
-        elif args and not args[0].startswith("-") and args[0] != "":
-            script = os.path.join(cwd, args[0])
-            if not os.path.isfile(script):
-                return None
-            mode, target, argv = "path", args[0], args
-            path0 = os.path.dirname(os.path.realpath(script))
-        else:
-            return None
-    else:
-        executable = _shebang_python(first) or ""
-        if not executable or os.path.dirname(executable) != os.path.dirname(first):
-            return None
-        mode, target, argv, path0 = "path", first, list(command), os.path.dirname(os.path.realpath(first))
-    venv = _venv_of(executable)
-    if venv is None or not os.path.isfile(executable):
-        return None
-    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
-    site = os.path.join(venv, "lib", version, "site-packages")
-    if not os.path.isdir(site):
-        return None
-    return ForkPlan(venv, executable, os.path.realpath(executable), mode, target, argv, path0, [site])
 
 
 class ForkedProcess:
@@ -175,12 +92,9 @@ async def spawn(
     """Fork a service as ``fork`` describes; raises ForkServerUnavailable to fall back on exec."""
     if not server.ready():
         await wait_ready(server)
-    if fork.interpreter != server.interpreter:
-        raise ForkServerUnavailable("the service's Python is not the fork server's")
-    if any(env.get(variable) != server.start_env.get(variable) for variable in START_VARIABLES):
-        raise ForkServerUnavailable(
-            f"the service's locale ({', '.join(START_VARIABLES)}) is not the fork server's"
-        )
+    unfit = server.fits(fork, env)
+    if unfit is not None:
+        raise ForkServerUnavailable(unfit)
     # The fork runs to its end even if this caller is cancelled: a request cut
     # off halfway would leave a service nobody manages, or the socket out of step.
     task = asyncio.ensure_future(_fork_and_adopt(server, fork, name, cwd, env))
@@ -218,7 +132,7 @@ async def _fork_and_adopt(
     finally:
         for fd in theirs:
             os.close(fd)
-    return await _adopt(pid, *ours)
+    return await adopt(pid, *ours)
 
 
 async def wait_ready(server: ForkServer) -> None:
@@ -256,23 +170,9 @@ async def _request(
     server: ForkServer, fork: ForkPlan, name: str, cwd: str, env: Mapping[str, str], fds: list[int]
 ) -> int:
     async with _owning(server):
-        request_id = server.next_request_id()
-        message = {
-            "id": request_id,
-            "name": name,
-            "mode": fork.mode,
-            "target": fork.target,
-            "argv": fork.argv,
-            "path0": fork.path0,
-            "site": fork.site,
-            "venv": fork.venv,
-            "executable": fork.executable,
-            "cwd": cwd,
-            "env": dict(env),
-        }
         loop = asyncio.get_running_loop()
         try:
-            socket.send_fds(server.control, [json.dumps(message).encode()], fds)
+            request_id = server.send_request(fork, name, cwd, env, fds)
             while True:
                 answer = await asyncio.wait_for(
                     loop.sock_recv(server.control, MAX_ANSWER_BYTES), REQUEST_TIMEOUT_S
@@ -304,7 +204,7 @@ def _end_stale(reply: dict[str, Any]) -> None:
         os.waitpid(pid, 0)
 
 
-async def _adopt(pid: int, stdin_w: int, stdout_r: int, stderr_r: int) -> ForkedProcess:
+async def adopt(pid: int, stdin_w: int, stdout_r: int, stderr_r: int) -> ForkedProcess:
     """Wrap the Host's ends of a forked service's pipes in asyncio streams."""
     loop = asyncio.get_running_loop()
     stdout = asyncio.StreamReader(limit=STREAM_LIMIT, loop=loop)

@@ -28,13 +28,16 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import json
 import os
 import signal
 import socket
 import sys
 import threading
 import time
+from collections.abc import Mapping, Sequence
 
+from .forkplan import ENV_SWITCH, ForkPlan, enabled, plan
 from .subreaper import become_subreaper
 
 __all__ = [
@@ -45,10 +48,11 @@ __all__ = [
     "prestart",
     "server_pids",
     "shared",
+    "start_early",
+    "start_early_in_background",
+    "take_early",
 ]
 
-# Set to 0 (or false/no/off) to start every service with exec.
-ENV_SWITCH = "AMPLIFIER_IPC_FORK_SERVER"
 # Variables the fork server's interpreter reads at start and a forked service
 # inherits as they were: a service whose value differs is started with exec.
 START_VARIABLES = ("LANG", "LC_ALL", "LC_CTYPE")
@@ -58,16 +62,14 @@ READY_WAIT_S = 0.3
 # What the fork server says once it has imported (_zygote.py).
 READY_MESSAGE = b'{"ready": true}'
 READY_BYTES = 64
+# How long a fork before the Host exists may wait for the fork server's answer.
+EARLY_ANSWER_TIMEOUT_S = 2.0
 
 _ZYGOTE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_zygote.py")
 
 
 class ForkServerUnavailable(Exception):
     """The fork server is off, failed, or could not fork: start the service with exec."""
-
-
-def enabled() -> bool:
-    return os.environ.get(ENV_SWITCH, "1").strip().lower() not in ("0", "false", "no", "off")
 
 
 class ForkServer:
@@ -151,6 +153,89 @@ class ForkServer:
         self._next_id += 1
         return self._next_id
 
+    def send_request(
+        self, fork: ForkPlan, name: str, cwd: str, env: Mapping[str, str], fds: list[int]
+    ) -> int:
+        """Send one fork request with the service's stdio ``fds``; returns its id."""
+        request_id = self.next_request_id()
+        message = {
+            "id": request_id,
+            "name": name,
+            "mode": fork.mode,
+            "target": fork.target,
+            "argv": fork.argv,
+            "path0": fork.path0,
+            "site": fork.site,
+            "venv": fork.venv,
+            "executable": fork.executable,
+            "cwd": cwd,
+            "env": dict(env),
+        }
+        socket.send_fds(self.control, [json.dumps(message).encode()], fds)
+        return request_id
+
+    def fits(self, fork: ForkPlan, env: Mapping[str, str]) -> str | None:
+        """Why ``fork`` cannot be forked by this server, or None."""
+        if fork.interpreter != self.interpreter:
+            return "the service's Python is not the fork server's"
+        if any(env.get(variable) != self.start_env.get(variable) for variable in START_VARIABLES):
+            return f"the service's locale ({', '.join(START_VARIABLES)}) is not the fork server's"
+        return None
+
+    def wait_ready_blocking(self) -> bool:
+        """Wait, without an event loop, until this server is ready, at most until
+        ``READY_WAIT_S`` after its start; whether it is."""
+        if self.ready() or self.busy:
+            return self.ready()
+        remaining = READY_WAIT_S - self.age()
+        if remaining <= 0:
+            return False
+        self.busy = True
+        try:
+            self.control.settimeout(remaining)
+            self.take_ready(self.control.recv(READY_BYTES))
+        except TimeoutError:
+            pass  # still importing: the Host will decide again
+        except OSError as exc:
+            self.fail(f"the fork server's socket failed: {exc}")
+        finally:
+            if self.control.fileno() != -1:
+                self.control.setblocking(False)
+            self.busy = False
+        return self.ready()
+
+    def fork_now(
+        self, fork: ForkPlan, name: str, cwd: str, env: Mapping[str, str]
+    ) -> tuple[int, list[int]] | None:
+        """Fork without an event loop, if this server is ready and idle: the
+        service's pid and this process's ends of its stdin, stdout and stderr."""
+        if not self.ready() or self.busy or self.fits(fork, env) is not None:
+            return None
+        pipes = [os.pipe() for _ in range(3)]
+        theirs = [pipes[0][0], pipes[1][1], pipes[2][1]]
+        ours = [pipes[0][1], pipes[1][0], pipes[2][0]]
+        pid = None
+        self.busy = True
+        try:
+            self.control.settimeout(EARLY_ANSWER_TIMEOUT_S)
+            request_id = self.send_request(fork, name, cwd, env, theirs)
+            reply = json.loads(self.control.recv(READY_BYTES * 16))
+            if reply.get("id") == request_id and isinstance(reply.get("pid"), int):
+                pid = reply["pid"]
+        except (OSError, ValueError) as exc:
+            self.fail(f"the fork server did not answer: {exc or 'timed out'}")
+        finally:
+            if self.control.fileno() != -1:  # not closed by fail()
+                self.control.setblocking(False)
+            self.busy = False
+            for fd in theirs:
+                os.close(fd)
+        if pid is None:
+            for fd in ours:
+                os.close(fd)
+            return None
+        return pid, ours
+
     def fail(self, reason: str) -> None:
         """Stop using this fork server: ``reason`` says why."""
         self.dead = reason
@@ -204,4 +289,70 @@ def _close_all() -> None:
         server.close()
 
 
+# Services forked before the Host was imported (early.py), by (command, cwd,
+# environment): the Host adopts the one that matches what it would start.
+_EARLY: dict[tuple[tuple[str, ...], str, tuple[tuple[str, str], ...]], tuple[int, list[int]]] = {}
+_early_thread: threading.Thread | None = None
+
+
+def _early_key(
+    command: Sequence[str], cwd: str, env: Mapping[str, str]
+) -> tuple[tuple[str, ...], str, tuple[tuple[str, str], ...]]:
+    return tuple(command), cwd, tuple(sorted(env.items()))
+
+
+def start_early(command: Sequence[str], name: str, cwd: str, env: Mapping[str, str]) -> bool:
+    """Fork ``command`` now, for the Host to adopt later (``take_early``); False if it cannot be."""
+    fork = plan(command, env, cwd)
+    server = shared() if fork is not None else None
+    if fork is None or server is None:
+        return False
+    started = server.fork_now(fork, name, cwd, env)
+    if started is None:
+        return False
+    _EARLY[_early_key(command, cwd, env)] = started
+    return True
+
+
+def start_early_in_background(jobs: list[tuple[Sequence[str], str, str, Mapping[str, str]]]) -> None:
+    """``start_early`` each ``(command, name, cwd, env)`` in a thread that first
+    waits for the fork server to be ready, while this thread goes on importing."""
+    global _early_thread
+
+    def fork_all() -> None:
+        server = shared()
+        if server is None or not server.wait_ready_blocking():
+            return
+        for command, name, cwd, env in jobs:
+            start_early(command, name, cwd, env)
+
+    _early_thread = threading.Thread(target=fork_all, name="amplifier-early-start", daemon=True)
+    _early_thread.start()
+
+
+def take_early(command: Sequence[str], cwd: str, env: Mapping[str, str]) -> tuple[int, list[int]] | None:
+    """The service forked early with exactly this command, directory and environment, if any."""
+    global _early_thread
+    if _early_thread is not None:  # its forks take milliseconds once the server is ready
+        _early_thread.join()
+        _early_thread = None
+    return _EARLY.pop(_early_key(command, cwd, env), None)
+
+
+def _end_unused() -> None:
+    """Services forked early that the Host never took: ended at exit."""
+    if _early_thread is not None:
+        _early_thread.join()
+    for pid, fds in _EARLY.values():
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, 0)
+        for fd in fds:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+    _EARLY.clear()
+
+
 atexit.register(_close_all)
+atexit.register(_end_unused)

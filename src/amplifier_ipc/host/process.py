@@ -30,6 +30,7 @@ from amplifier_ipc_protocol.peer import Handler, NotificationFallback, Peer
 from . import descendants, forked, forkserver
 from .config import ServiceSpec
 from .errors import ServiceStartError
+from .service_env import BASE_ENV_NAMES, build_env
 
 __all__ = [
     "BASE_ENV_NAMES",
@@ -45,8 +46,6 @@ __all__ = [
 # A service's process: started with exec, or forked from the fork server.
 ChildProcess = asyncio.subprocess.Process | forked.ForkedProcess
 
-# PROTOCOL §8: the only variables of the Host's environment every service sees.
-BASE_ENV_NAMES = ("PATH", "HOME", "LANG", "TERM", "TMPDIR")
 # Lines of a service's stderr kept for error messages.
 STDERR_TAIL_LINES = 30
 # Bytes read from a stderr pipe at a time.
@@ -96,19 +95,6 @@ class ServiceLog:
         if self._file is not None:
             self._file.close()
             self._file = None
-
-
-def build_env(spec: ServiceSpec, session_id: str) -> dict[str, str]:
-    """The environment of PROTOCOL §8 for ``spec``: base set, allowed names, explicit values."""
-    source = os.environ
-    env = {name: source[name] for name in BASE_ENV_NAMES if name in source}
-    env["AMPLIFIER_HOME"] = source.get("AMPLIFIER_HOME") or str(Path.home() / ".amplifier")
-    env["AMPLIFIER_SESSION_ID"] = session_id
-    for name in spec.env_allow:
-        if name in source:
-            env[name] = source[name]
-    env.update(spec.env)
-    return env
 
 
 def group_members(pgid: int) -> list[int]:
@@ -406,6 +392,10 @@ class ServiceProcess:
 
 async def _fork(spec: ServiceSpec, cwd: str, env: dict[str, str], log: ServiceLog) -> ChildProcess | None:
     """The service forked from the fork server, or None to start it with exec."""
+    early = forkserver.take_early(spec.command, cwd, env)
+    if early is not None:  # forked by the CLI before it imported the Host (early.py)
+        pid, fds = early
+        return await forked.adopt(pid, *fds)
     fork = forked.plan(spec.command, env, cwd)
     server = forkserver.shared() if fork is not None else None
     if fork is None or server is None:

@@ -7,6 +7,7 @@ file to which every request is appended as one JSON line. ``sdk_import``:
 false to skip the SDK-like import a vendor provider does in a thread.
 """
 
+import asyncio
 import importlib
 import json
 import threading
@@ -26,9 +27,10 @@ class Mock:
         # without an SDK, like the scripted one).
         if config.get("sdk_import") is False:
             return
-        threading.Thread(
+        self._sdk = threading.Thread(
             target=importlib.import_module, args=("amplifier_ipc_protocol.models",), daemon=True
-        ).start()
+        )
+        self._sdk.start()
 
     def info(self) -> dict[str, Any]:
         return {
@@ -41,6 +43,9 @@ class Mock:
 
     async def complete(self, request: Any) -> dict[str, Any]:
         received = time.time()
+        sdk = getattr(self, "_sdk", None)
+        if sdk is not None and sdk.is_alive():  # a real provider needs its SDK to answer
+            await asyncio.to_thread(sdk.join)
         wire = request  # raw_request: the JSON object of PROTOCOL §9
         messages = wire.get("messages", [])
         record = self.config.get("record")
