@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from amplifier_ipc.cli.main import COMMANDS, fast_help
+from amplifier_ipc.cli.main import COMMANDS, fast_help, runs_a_turn
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -160,3 +160,13 @@ def test_version_prints_the_package_version(fresh_cli: Any) -> None:
     result = fresh_cli("version")
     assert result.returncode == 0
     assert result.stdout.startswith("amplifier-ipc 0.")
+
+
+def test_only_commands_that_may_run_a_turn_start_the_fork_server_early() -> None:
+    assert runs_a_turn(["run", "hi"])
+    assert runs_a_turn(["--verbose", "run", "--agent", "minimal", "hi"])
+    assert runs_a_turn(["session", "resume", "abc"])
+    assert not runs_a_turn(["session", "list"])
+    assert not runs_a_turn(["run", "--help"])
+    assert not runs_a_turn(["agents", "list"])
+    assert not runs_a_turn([])

@@ -40,8 +40,16 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "version": ("settings_cmds", "version", "Print the version."),
 }
 
-# Commands that may run a turn, so spawn services.
-TURN_COMMANDS = ("run", "session")
+# Commands that may run a turn, so spawn services (``session`` only to resume one).
+TURN_COMMANDS = (("run",), ("session", "resume"))
+
+
+def runs_a_turn(argv: list[str]) -> bool:
+    """Whether these arguments may run a turn (and so want the fork server early)."""
+    if "--help" in argv or "-h" in argv:
+        return False
+    words = tuple(a for a in argv if not a.startswith("-"))
+    return any(words[: len(command)] == command for command in TURN_COMMANDS)
 
 
 def fast_help() -> str:
@@ -81,7 +89,7 @@ def main() -> None:
 
         sys.stdout.write(f"{PROG} {version('amplifier-ipc')}\n")
         return
-    if argv[0] in TURN_COMMANDS and "--help" not in argv:
+    if runs_a_turn(argv):
         # The fork server imports the standard library for the services while
         # this process imports click and the Host: started first, it is ready
         # when the first service is spawned.
