@@ -345,3 +345,45 @@ async def test_a_raw_request_provider_gets_the_wire_object_checked_only_for_shap
             await service.call("provider.complete", {"request": {"messages": [], "tools": [{"x": 1}]}})
     finally:
         await service.close()
+
+
+WARNING_COMPONENTS = """
+from amplifier_ipc_protocol import tool
+
+@tool
+class Partial:
+    name = "partial"
+    description = "A tool set that works only in part."
+    input_schema = {"type": "object"}
+
+    def warnings(self):
+        return ["server b did not start"]
+
+    async def execute(self, input):
+        return "ok"
+
+@tool
+class AsyncPartial:
+    name = "async_partial"
+    description = "Reports its warnings asynchronously."
+    input_schema = {"type": "object"}
+
+    async def warnings(self):
+        return ["cache disabled"]
+
+    async def execute(self, input):
+        return "ok"
+"""
+
+
+async def test_describe_carries_the_warnings_components_report_and_none_when_there_are_none(
+    tmp_path: Path, svc: InProcessService
+) -> None:
+    assert "warnings" not in await svc.call("describe")
+    package = make_package(tmp_path, {"tools/partial.py": WARNING_COMPONENTS})
+    service = await serve_in_process(package)
+    try:
+        described = await service.call("describe")
+    finally:
+        await service.close()
+    assert sorted(described["warnings"]) == ["cache disabled", "server b did not start"]

@@ -143,3 +143,29 @@ def test_only_services_without_hooks_orchestrators_context_managers_or_the_selec
     assert not describe_cache.is_deferrable({"providers": [{"name": "p"}]}, None)
     assert not describe_cache.is_deferrable({"providers": [{"name": "p"}]}, "svc:p")
     assert describe_cache.is_deferrable({"providers": [{"name": "p"}]}, "q")
+
+
+async def test_a_service_that_warns_in_describe_is_shown_to_the_user_and_described_every_turn(kit):
+    """describe ``warnings`` (an MCP server that did not start, say) become warning
+    events; such a service is not cached, so the next turn warns again or not at all."""
+
+    def config(warnings):
+        tools = cached(kit, kit.service("tools", "tsvc_tools", {"toolbox": {"warnings": warnings}}))
+        return kit.config([{"text": "ok"}], with_tools=False, extra=[tools])
+
+    clean = kit.host(config([]))
+    assert kit.complete(await kit.turn(clean))["status"] == "completed"
+    assert describe_cache.load(clean.config.services[-1]) is not None  # cached: deferred from now on
+
+    warned = kit.host(config(["MCP server 'x' failed to start: not found"]))
+    events = await kit.turn(warned)
+    assert kit.complete(events)["status"] == "completed"
+    assert "tools" in warned.router.services, "a changed config is described again"
+    [warning] = kit.of_type(events, "warning")
+    assert warning.data == {"message": "tools: MCP server 'x' failed to start: not found", "service": "tools"}
+    assert describe_cache.load(warned.config.services[-1]) is None, "not cached: described next turn"
+
+    again = kit.host(config(["MCP server 'x' failed to start: not found"]))
+    events = await kit.turn(again)
+    assert "tools" in again.router.services
+    assert len(kit.of_type(events, "warning")) == 1

@@ -254,7 +254,25 @@ class Server:
             # provider.info and prompt assembly instead of delaying the turn's
             # first model call.
             asyncio.get_running_loop().call_soon(_preload_models)
-        return {"name": self.name, "protocol_version": m.PROTOCOL_VERSION, "capabilities": capabilities}
+        answer = {"name": self.name, "protocol_version": m.PROTOCOL_VERSION, "capabilities": capabilities}
+        warnings = await self._warnings(found)
+        if warnings:
+            answer["warnings"] = warnings
+        return answer
+
+    async def _warnings(self, found: Discovered) -> list[str]:
+        """What components report as working only in part (PROTOCOL §4: describe
+        ``warnings``), from an optional ``warnings()`` method, plain or async."""
+        out: list[str] = []
+        for component in found.components:
+            report = getattr(component.instance, "warnings", None)
+            if not callable(report):
+                continue
+            listed = report()
+            if hasattr(listed, "__await__"):
+                listed = await listed
+            out += [str(item) for item in listed or ()]
+        return out
 
     async def _list_tools(self, found: Discovered) -> list[dict[str, Any]]:
         specs: list[dict[str, Any]] = []

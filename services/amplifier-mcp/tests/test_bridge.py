@@ -102,6 +102,7 @@ async def test_describe_offers_every_tool_of_every_server_with_its_schema(work: 
     ) as host:
         tools = {t["name"]: t for t in host.describe["capabilities"]["tools"]}
     assert {"time__get_current_time", "time__convert_time", "git__git_status", "git__git_log"} <= set(tools)
+    assert "warnings" not in host.describe, "all servers started: nothing to warn about"
     assert tools["git__git_status"]["input_schema"]["required"] == ["repo_path"]
     assert tools["time__get_current_time"]["description"].startswith("[MCP time] ")
 
@@ -142,6 +143,10 @@ async def test_a_server_that_fails_to_start_is_named_and_the_others_still_work(w
     assert now["success"] is True
     assert "MCP server 'missing' failed to start" in log and "was not found" in log
     assert "MCP server 'crashing' failed to start" in log and "bad flag" in log
+    warnings = host.describe["warnings"]  # what the Host shows the user, not only the log
+    assert len(warnings) == 2
+    assert any("MCP server 'missing' failed to start" in w and "was not found" in w for w in warnings)
+    assert any("MCP server 'crashing' failed to start" in w and "bad flag" in w for w in warnings)
 
 
 async def test_when_no_server_starts_describe_fails_naming_each(work: Path) -> None:
@@ -200,6 +205,11 @@ async def test_a_wrong_server_entry_is_left_out_with_a_reason(work: Path) -> Non
     assert names and all(n.startswith("time__") for n in names)
     assert "servers[1].name must be 1-32 letters" in log
     assert "mcp server 'nocmd': command must be the program to run" in log
+    warnings = host.describe["warnings"]
+    assert any(
+        w.startswith("MCP server left out: ") and "servers[1].name must be 1-32" in w for w in warnings
+    )
+    assert any("mcp server 'nocmd': command must be the program to run" in w for w in warnings)
 
 
 async def test_an_unknown_config_field_fails_describe(work: Path) -> None:

@@ -100,6 +100,13 @@ def store(spec: ServiceSpec, entry: CachedDescribe) -> None:
     _prune(path.parent)
 
 
+def forget(spec: ServiceSpec) -> None:
+    """Drop ``spec``'s entry: its service must be started and described again next turn."""
+    path = cache_path(spec)
+    if path is not None:
+        path.unlink(missing_ok=True)
+
+
 def _prune(folder: Path) -> None:
     try:
         entries = sorted(folder.glob(f"{ENTRY_PREFIX}*.json"), key=lambda p: p.stat().st_mtime)

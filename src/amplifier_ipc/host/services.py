@@ -11,6 +11,7 @@ from amplifier_ipc_protocol import methods as m
 from amplifier_ipc_protocol.errors import ProtocolError, RequestTimeout, ServiceGone
 
 from . import describe_cache
+from . import events as ev
 from .config import HostLimits, ServiceSpec
 from .describe_cache import CachedDescribe
 from .errors import ServiceStartError
@@ -107,12 +108,14 @@ class ServiceGroup:
         async def bring_up(spec: ServiceSpec) -> None:
             process = started[spec.name] = await spawn(spec)
             await _describe(process, limits)
+            _warn(process, router)
             await _remember(process, selected_provider, limits)
 
         async def start_deferred(spec: ServiceSpec) -> ServiceProcess:
             process = await spawn(spec)
             try:
                 await _describe(process, limits)
+                _warn(process, router)
             except BaseException:
                 await asyncio.shield(process.teardown(limits.shutdown_grace, limits.term_grace))
                 raise
@@ -196,11 +199,23 @@ class ServiceGroup:
             process.kill()
 
 
+def _warn(process: ServiceProcess, router: Router) -> None:
+    """A ``warning`` event for each of the describe answer's ``warnings`` (PROTOCOL §4):
+    what the service offers only in part, such as an MCP server that did not start."""
+    warnings = process.describe.get("warnings")
+    for text in warnings if isinstance(warnings, list) else []:
+        router.emit(ev.WARNING, {"message": f"{process.name}: {text}", "service": process.name})
+
+
 async def _remember(process: ServiceProcess, selected_provider: str | None, limits: HostLimits) -> None:
     """Store a described service's answer in the describe cache (with its content when it
-    may be deferred next turn), unless the stored entry already says the same."""
+    may be deferred next turn), unless the stored entry already says the same. A service
+    that warned is not cached: it is described again next turn, so its warnings are current."""
     spec = process.spec
     if describe_cache.cache_path(spec) is None:
+        return
+    if process.describe.get("warnings"):
+        describe_cache.forget(spec)
         return
     capabilities = process.describe.get("capabilities", {})
     answer = {k: v for k, v in process.describe.items() if k != "capabilities"}

@@ -1,5 +1,6 @@
 """A tool set for the Host's tests. Config ``prefix`` prefixes every tool name,
-so the same package can run as several services without a clash (or with one).
+so the same package can run as several services without a clash (or with one);
+``warnings`` is what describe reports as working only in part.
 
 - ``echo {text}``: returns text.
 - ``meet {key, n}``: returns once n calls with that key run at once in this process (proves parallelism).
@@ -64,6 +65,9 @@ class Toolbox:
             for name, schema in SPECS.items()
             if only is None or name in only
         ]
+
+    def warnings(self) -> list[str]:
+        return [str(text) for text in self.config.get("warnings", [])]
 
     async def execute(self, input: dict[str, Any], *, name: str) -> Any:
         base = name[len(self.config.get("prefix", "")) :]

@@ -46,6 +46,12 @@ class McpBridge:
         await self._ensure_started()
         return list(self._specs)
 
+    def warnings(self) -> list[str]:
+        """Servers left out or failed while others started (describe ``warnings``)."""
+        settings = self._settings
+        left_out = [f"MCP server left out: {problem}" for problem in (settings.problems if settings else [])]
+        return left_out + list(self.failures.values())
+
     async def _ensure_started(self) -> None:
         async with self._lock:
             if self._started:
