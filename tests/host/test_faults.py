@@ -159,9 +159,10 @@ HOST_SCRIPT = textwrap.dedent(
     sys.path.insert(0, sys.argv[1])
     from conftest import Kit
     from pathlib import Path
-    from amplifier_ipc.host import Host
+    from amplifier_ipc.host import Host, forked, forkserver
 
     async def main():
+        await forked.wait_ready(forkserver.shared())  # the services are forked, as in the CLI
         kit = Kit.__new__(Kit)
         kit.root = Path(sys.argv[2]); kit.sessions = kit.root / "sessions"; kit.workdir = kit.root / "work"
         kit.record = kit.root / "provider-requests.jsonl"
@@ -170,7 +171,9 @@ HOST_SCRIPT = textwrap.dedent(
         async for event in host.run("go"):
             if event.type == "tool_call" and event.data["name"] == "wait_file":
                 groups = [p.pgid for p in host.router.services.values()]
-                (kit.root / "groups.json").write_text(json.dumps(groups))
+                forked_ = all(type(p.process).__name__ == "ForkedProcess" for p in host.router.services.values())
+                record = {"groups": groups, "forked": forked_, "fork_servers": sorted(forkserver.server_pids())}
+                (kit.root / "groups.json").write_text(json.dumps(record))
 
     asyncio.run(main())
     """
@@ -205,8 +208,11 @@ async def test_a_host_killed_mid_turn_leaves_no_process_and_the_session_resumes_
     finally:
         child.kill()
         child.wait()
-    groups = json.loads(groups_file.read_text())
+    record = json.loads(groups_file.read_text())
+    groups, fork_servers = record["groups"], record["fork_servers"]
+    assert record["forked"] and fork_servers, "the services came from the fork server"
     await _until(lambda: not any(group_members(g) for g in groups), "services to exit on EOF")
+    await _until(lambda: not any(_alive(pid) for pid in fork_servers), "the fork server to exit on EOF")
     assert persistence.read_metadata(kit.sessions, session_id)["status"] == "interrupted"
     before = persistence.read_transcript(kit.sessions, session_id)
     assert [m["role"] for m in before] == ["user", "assistant", "tool", "assistant"]
