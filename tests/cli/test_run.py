@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import subprocess
+from pathlib import Path
 from typing import Any
 
 GLOB_THEN_ANSWER = """
@@ -233,3 +234,20 @@ def test_allowed_dirs_from_the_settings_bound_the_file_tools(
     write = next(line for line in parse_lines(again.stdout) if line["type"] == "tool_result")
     assert write["success"] is True, write
     assert (cli.cwd / "out.txt").read_text() == "x"
+
+
+def test_a_first_run_installs_what_is_missing_showing_progress_then_answers(fresh_cli: Any) -> None:
+    """Lazy install on the first run, text output: the progress lines go to stderr
+    (no terminal: plain lines, no spinner) and the turn then runs as usual."""
+    root = Path(__file__).resolve().parents[2]
+    for folder in ("services", "definitions"):
+        registered = fresh_cli("discover", str(root / folder), "--register")
+        assert registered.returncode == 0, registered.stderr
+    script = fresh_cli.script("- text: 'Installed and answering.'\n")
+    done = fresh_cli.scripted(script, output="text", prompt="hi")
+    assert done.returncode == 0, done.stderr
+    assert "Installed and answering." in done.stdout
+    assert "installing foundation" in done.stderr and "installing providers" in done.stderr
+    again = fresh_cli.scripted(script, output="text", prompt="hi")
+    assert again.returncode == 0, again.stderr
+    assert "installing" not in again.stderr, "installed once, not on every run"

@@ -41,18 +41,43 @@ def resolve_session(ref: str | None, continue_: bool, working_dir: Path) -> dict
     raise AssertionError("unreachable")
 
 
+class _Progress:
+    """Install progress on stderr, set up at its first message: a run with
+    nothing to install does not import rich before its services start."""
+
+    def __init__(self) -> None:
+        self._out: Any = None
+        self._status: Any = None
+
+    def __call__(self, message: str) -> None:
+        if self._out is None:
+            self._out = error_console()
+            if self._out.is_terminal:
+                self._status = self._out.status(message)
+                self._status.start()
+        if self._status is not None:
+            self._status.update(message)
+        else:
+            self._out.print(f"[dim]{message}[/]")
+
+    def stop(self) -> None:
+        if self._status is not None:
+            self._status.stop()
+            self._status = None
+
+
 def build_for_run(request: Any, *, quiet: bool) -> Any:
     """Resolve the session config, installing missing environments with a progress display."""
     from ..registry.session import build_session
 
     amp = home()
-    if quiet:  # machine output: no progress, and no rich import on the way
+    if quiet:  # machine output: no progress
         return build_session(amp, request, progress=None)
-    out = error_console()
-    if not out.is_terminal:
-        return build_session(amp, request, progress=lambda message: out.print(f"[dim]{message}[/]"))
-    with out.status("preparing") as status:
-        return build_session(amp, request, progress=lambda message: status.update(message))
+    progress = _Progress()
+    try:
+        return build_session(amp, request, progress=progress)
+    finally:
+        progress.stop()
 
 
 def _choose(options: list[str], answer: str, default: str) -> str | None:
