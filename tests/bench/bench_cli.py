@@ -20,7 +20,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 CLI = str(Path(sys.executable).parent / "amplifier-ipc")
 HELP_RUNS = 15
-RUN_RUNS = 7
+RUN_RUNS = 11
 # Budgets of issue 4.
 HELP_BUDGET_MS = 120.0
 RUN_BUDGET_MS = 250.0
