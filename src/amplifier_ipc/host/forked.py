@@ -18,14 +18,12 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from .forkplan import ForkPlan, plan
-from .forkserver import READY_BYTES, ForkServer, ForkServerUnavailable
+from .forkserver import MAX_ANSWER_BYTES, READY_BYTES, ForkServer, ForkServerUnavailable
 
 __all__ = ["ForkPlan", "ForkedProcess", "UNKNOWN_EXIT_CODE", "adopt", "plan", "spawn", "wait_ready"]
 
 # How long a fork request may wait for the fork server (it may still be importing).
 REQUEST_TIMEOUT_S = 10.0
-# The largest answer of the fork server.
-MAX_ANSWER_BYTES = 64 * 1024
 # The exit code reported when a forked service's status was collected by someone else.
 UNKNOWN_EXIT_CODE = 255
 # The stream buffer asyncio's own subprocesses use.

@@ -11,14 +11,13 @@ virtualenv, its module or script run as ``__main__``. It is then a child of
 the Host (re-parented: the Host is a child subreaper), torn down exactly like
 a service started with ``exec``.
 
-Only what can be made exactly equal is forked (``plan``): a command that is
-a virtualenv's Python running ``-m module`` or a script, or a script of the
-virtualenv whose ``#!`` line names that Python, with the same interpreter
-binary as the fork server (so the same standard library), an existing working
-directory, and no ``PYTHON*`` variable that works only at interpreter start.
-Everything else (another language, another Python, ``-c``, flags) is started
-with ``exec`` as before, as is every service when the server cannot be used.
-``AMPLIFIER_IPC_FORK_SERVER=0`` turns the fork server off.
+Only what can be made exactly equal is forked (forkplan.py says what), with
+the same interpreter binary as the fork server (so the same standard library)
+and its locale; everything else is started with ``exec``, as is every service
+when the server cannot be used. This module holds the server's process and
+control socket (cheap imports only: the CLI starts it first thing), and the
+services forked before the Host exists (early.py); forked.py spawns and adopts
+services on the Host's event loop. ``AMPLIFIER_IPC_FORK_SERVER=0`` turns it off.
 
 Forked services share the fork server's hash seed (``PYTHONHASHSEED``); a new
 seed is drawn for each Host process.
@@ -62,6 +61,8 @@ READY_WAIT_S = 0.3
 # What the fork server says once it has imported (_zygote.py).
 READY_MESSAGE = b'{"ready": true}'
 READY_BYTES = 64
+# The largest answer of the fork server.
+MAX_ANSWER_BYTES = 64 * 1024
 # How long a fork before the Host exists may wait for the fork server's answer.
 EARLY_ANSWER_TIMEOUT_S = 2.0
 
@@ -219,7 +220,7 @@ class ForkServer:
         try:
             self.control.settimeout(EARLY_ANSWER_TIMEOUT_S)
             request_id = self.send_request(fork, name, cwd, env, theirs)
-            reply = json.loads(self.control.recv(READY_BYTES * 16))
+            reply = json.loads(self.control.recv(MAX_ANSWER_BYTES))
             if reply.get("id") == request_id and isinstance(reply.get("pid"), int):
                 pid = reply["pid"]
         except (OSError, ValueError) as exc:
