@@ -109,14 +109,29 @@ async def test_a_forked_service_is_what_exec_would_have_started(work: Path, how:
     _same_apart_from_pids(execed, forked_)
 
 
-async def test_a_console_script_of_a_virtualenv_is_forked_like_exec(work: Path) -> None:
-    script = Path(sys.executable).parent / "amplifier-ipc-report-test"
-    script.write_text(f"#!{sys.executable}\n{REPORT}")
+# A console script's first lines: a #! line, or the /bin/sh trampoline uv and pip
+# write when the interpreter's path is too long for one.
+SHEBANG = "#!{python}\n"
+TRAMPOLINE = "#!/bin/sh\n'''exec' '{python}' \"$0\" \"$@\"\n' '''\n"
+
+
+@pytest.mark.parametrize("header", [SHEBANG, TRAMPOLINE], ids=["shebang", "sh-trampoline"])
+@pytest.mark.parametrize("through_symlink", [False, True], ids=["direct", "via-symlink"])
+async def test_a_console_script_of_a_virtualenv_is_forked_like_exec(
+    work: Path, header: str, through_symlink: bool
+) -> None:
+    bin_dir = Path(sys.executable).parent
+    script = bin_dir / f"amplifier-ipc-report-test-{os.getpid()}"
+    script.write_text(header.format(python=sys.executable) + REPORT)
     script.chmod(0o755)
+    command = str(script)
+    if through_symlink:  # the command names the venv's folder another way than its #! line
+        (work / "linked-bin").symlink_to(bin_dir)
+        command = str(work / "linked-bin" / script.name)
     try:
         env = _env(work)
-        execed, _ = await _exec([str(script), "x"], work, env)
-        forked_, _ = await _fork([str(script), "x"], work, env)
+        execed, _ = await _exec([command, "x"], work, env)
+        forked_, _ = await _fork([command, "x"], work, env)
     finally:
         script.unlink()
     _same_apart_from_pids(execed, forked_)

@@ -26,6 +26,10 @@ PYTHON_VARIABLES = frozenset({"PYTHONPATH", "PYTHONDONTWRITEBYTECODE"})
 SHEBANG_BYTES = 512
 
 _PYTHON_NAME = re.compile(r"python(3(\.\d+)?)?")
+# uv's and pip's console script when the interpreter's path is too long for a
+# #! line: /bin/sh execs the Python named on the second line on the script, for
+# which those lines are a string literal.
+_TRAMPOLINE = re.compile(r"""'''exec' (['"])(?P<python>[^'"]+)\1 "\$0" "\$@\"""")
 
 
 def enabled() -> bool:
@@ -43,6 +47,7 @@ class ForkPlan(NamedTuple):
     argv: list[str]
     path0: str  # sys.path[0], as the interpreter would set it
     site: list[str]
+    through_sh: bool = False  # the script starts Python through /bin/sh (dash), which sets PWD
 
 
 def _venv_of(executable: str) -> str | None:
@@ -60,16 +65,23 @@ def _venv_of(executable: str) -> str | None:
     return venv
 
 
-def _shebang_python(script: str) -> str | None:
+def _shebang_python(script: str) -> tuple[str, bool] | None:
+    """The interpreter a script's first lines name, and whether ``/bin/sh`` runs
+    it: a ``#!`` line, or the trampoline installers write when that path is too
+    long for one."""
     try:
         with open(script, "rb") as handle:
-            first = handle.read(SHEBANG_BYTES).split(b"\n", 1)[0]
+            lines = handle.read(SHEBANG_BYTES).split(b"\n", 2)
     except OSError:
         return None
+    first = lines[0]
     if not first.startswith(b"#!"):
         return None
+    if first.strip() == b"#!/bin/sh" and len(lines) > 1:
+        match = _TRAMPOLINE.fullmatch(lines[1].decode(errors="replace").strip())
+        return (match.group("python"), True) if match else None
     words = first[2:].decode(errors="replace").split()
-    return words[0] if len(words) == 1 else None
+    return (words[0], False) if len(words) == 1 else None
 
 
 def plan(command: Sequence[str], env: Mapping[str, str], cwd: str | os.PathLike[str]) -> ForkPlan | None:
@@ -79,6 +91,7 @@ def plan(command: Sequence[str], env: Mapping[str, str], cwd: str | os.PathLike[
     if any(name.startswith("PYTHON") and name not in PYTHON_VARIABLES for name in env):
         return None
     first, args = command[0], list(command[1:])
+    through_sh = False
     if _PYTHON_NAME.fullmatch(os.path.basename(first)):
         executable = first
         if len(args) >= 2 and args[0] == "-m":
@@ -92,9 +105,15 @@ def plan(command: Sequence[str], env: Mapping[str, str], cwd: str | os.PathLike[
         else:
             return None
     else:
-        executable = _shebang_python(first) or ""
-        if not executable or os.path.dirname(executable) != os.path.dirname(first):
+        named = _shebang_python(first)
+        if named is None:
             return None
+        executable, through_sh = named
+        # The #! line and the command may name the same folder through different symlinks.
+        if os.path.realpath(os.path.dirname(executable)) != os.path.realpath(os.path.dirname(first)):
+            return None
+        if through_sh and os.path.basename(os.path.realpath("/bin/sh")) != "dash":
+            return None  # another shell adds other variables (bash: SHLVL, _): left to exec
         mode, target, argv, path0 = "path", first, list(command), os.path.dirname(os.path.realpath(first))
     venv = _venv_of(executable)
     if venv is None or not os.path.isfile(executable):
@@ -103,4 +122,6 @@ def plan(command: Sequence[str], env: Mapping[str, str], cwd: str | os.PathLike[
     site = os.path.join(venv, "lib", version, "site-packages")
     if not os.path.isdir(site):
         return None
-    return ForkPlan(venv, executable, os.path.realpath(executable), mode, target, argv, path0, [site])
+    return ForkPlan(
+        venv, executable, os.path.realpath(executable), mode, target, argv, path0, [site], through_sh
+    )

@@ -159,6 +159,8 @@ class ForkServer:
     ) -> int:
         """Send one fork request with the service's stdio ``fds``; returns its id."""
         request_id = self.next_request_id()
+        if fork.through_sh:
+            env = _as_dash_leaves(env, cwd)
         message = {
             "id": request_id,
             "name": name,
@@ -252,6 +254,20 @@ class ForkServer:
                 os.kill(self.pid, signal.SIGKILL)  # it holds nothing: no grace needed
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(self.pid, 0)  # at once: SIGKILL cannot be ignored
+
+
+def _as_dash_leaves(env: Mapping[str, str], cwd: str) -> dict[str, str]:
+    """``env`` as dash hands it on: ``PWD`` is kept if it names the working
+    directory, otherwise set to its physical path."""
+    out = dict(env)
+    given = out.get("PWD")
+    try:
+        kept = given is not None and os.path.isabs(given) and os.path.samefile(given, cwd)
+    except OSError:
+        kept = False
+    if not kept:
+        out["PWD"] = os.path.realpath(cwd)
+    return out
 
 
 _SERVERS: dict[str, ForkServer] = {}
