@@ -101,3 +101,45 @@ def test_ctrl_c_at_an_empty_prompt_asks_before_exiting(cli: Any) -> None:
     finally:
         child.close(force=True)
     assert child.exitstatus == 0
+
+
+def _services_of(pid: int) -> list[str]:
+    """Names (comm) of the live child processes of the REPL process ``pid``,
+    apart from the fork server (a forked service is named after its service)."""
+    from pathlib import Path
+
+    names = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fork_server = b"_zygote.py" in cmdline and name.startswith("python")
+        if int(fields[1]) == pid and fields[0] != "Z" and not fork_server:
+            names.append(name)
+    return sorted(names)
+
+
+def test_the_first_turns_services_start_while_the_user_is_still_typing(cli: Any) -> None:
+    import time
+
+    child = spawn(cli)
+    try:
+        child.expect("/help for commands")
+        child.expect(PROMPT)
+        deadline = time.monotonic() + STEP_TIMEOUT_S
+        while len(_services_of(child.pid)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(_services_of(child.pid)) == 2, "foundation and providers, started before any prompt"
+        child.send("say hello" + ENTER)
+        child.expect("hello from the script")
+        child.expect(PROMPT)
+        child.sendcontrol("d")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)

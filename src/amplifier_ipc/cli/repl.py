@@ -280,4 +280,10 @@ class Repl:
 
 def run_repl(built: Any, resumed: dict[str, Any] | None = None) -> int:
     """Run the REPL until the user leaves; returns the exit code."""
-    return asyncio.run(Repl(built, resumed).run())
+
+    async def main() -> int:
+        # Made inside the loop: the Host pre-spawns the first turn's services
+        # while the user types the first prompt, not after it.
+        return await Repl(built, resumed).run()
+
+    return asyncio.run(main())
