@@ -153,6 +153,7 @@ def leak_rows(label: str, fds: tuple[int, int], kids: tuple[int, int]) -> list[d
 
 async def load(home: Path, root: Path) -> list[dict[str, Any]]:
     base = session_config(home, root, TURNS_PER_SESSION)
+    await _fork_server_up()
     started = time.perf_counter()
     await run_turns(fresh(base), BASELINE_TURNS, prespawn=False)
     floor = BASELINE_TURNS / (time.perf_counter() - started)
@@ -202,8 +203,19 @@ async def load(home: Path, root: Path) -> list[dict[str, Any]]:
     return rows
 
 
+async def _fork_server_up() -> None:
+    """The fork server lives as long as this process (as in the CLI): started
+    before the counts, it is no leak of the turns measured."""
+    from amplifier_ipc.host import forked, forkserver
+
+    server = forkserver.shared()
+    if server is not None:
+        await forked.wait_ready(server)
+
+
 async def soak(home: Path, root: Path) -> list[dict[str, Any]]:
     config = fresh(session_config(home, root, SOAK_TURNS))
+    await _fork_server_up()
     fds, kids = open_fds(), len(children())
     host = Host(config, prespawn=True, interactive=False)
     completed = failed = 0

@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from amplifier_ipc.host import forked, forkserver
+from amplifier_ipc.host import Host, forked, forkserver
 from amplifier_ipc.host.process import ServiceLog, ServiceProcess
 
-from .conftest import service
+from .conftest import Kit, service
 
 # What a process reports about itself: everything exec decides, nothing that must differ.
 REPORT = """
@@ -305,3 +305,39 @@ async def test_a_hung_fork_server_is_given_up_and_the_service_started_with_exec(
     finally:
         await _stop_all(started)
     assert "started with exec: the fork server did not answer" in (work / "services.log").read_text()
+
+
+def _children_of_this_process() -> list[tuple[int, str]]:
+    """(pid, state) of every child of this process, zombies included, but the fork servers."""
+    servers = forkserver.server_pids()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) in servers:
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == os.getpid():
+            found.append((int(entry.name), fields[0]))
+    return found
+
+
+def test_closing_a_host_while_its_services_are_being_forked_leaves_no_process_not_even_a_zombie(
+    kit: Kit,
+) -> None:
+    """As a program does: close the Host, and its event loop ends right after."""
+
+    async def open_and_close() -> None:
+        server = forkserver.shared()
+        assert server is not None
+        await forked.wait_ready(server)
+        host = Host(kit.config([{"text": "hi"}]), prespawn=True)  # starts forking at once
+        for _ in range(3):  # let the pre-spawn get under way
+            await asyncio.sleep(0)
+        await host.close()
+
+    before = _children_of_this_process()
+    for _ in range(10):  # the close lands at different points of the pre-spawn
+        asyncio.run(open_and_close())
+    assert _children_of_this_process() == before

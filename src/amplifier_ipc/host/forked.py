@@ -13,6 +13,7 @@ import contextlib
 import json
 import os
 import signal
+import time
 import weakref
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
@@ -26,6 +27,13 @@ __all__ = ["ForkPlan", "ForkedProcess", "UNKNOWN_EXIT_CODE", "adopt", "plan", "s
 REQUEST_TIMEOUT_S = 10.0
 # The exit code reported when a forked service's status was collected by someone else.
 UNKNOWN_EXIT_CODE = 255
+# A service forked for a caller cancelled meanwhile is killed and collected at
+# once; this bounds the wait for the kernel to end it.
+DISCARD_REAP_S = 0.2
+DISCARD_POLL_S = 0.001
+# How long the answer to a request cancelled after it went out is waited for
+# (without the event loop; the fork server answers within milliseconds).
+CANCELLED_ANSWER_S = 0.5
 # The stream buffer asyncio's own subprocesses use.
 STREAM_LIMIT = 2**16
 
@@ -79,6 +87,14 @@ class ForkedProcess:
     async def wait(self) -> int:
         return await asyncio.shield(self._exited)
 
+    def collect_now(self) -> bool:
+        """Collect the exit status at once if the service has exited (teardown
+        must not leave a zombie for a loop that may stop before its pidfd
+        event is handled); whether it had."""
+        if self.returncode is None:
+            self._collect()
+        return self.returncode is not None
+
     def close_pipes(self) -> None:
         for transport in self._transports:
             transport.close()
@@ -99,7 +115,14 @@ async def spawn(
     try:
         return await asyncio.shield(task)
     except asyncio.CancelledError:
-        task.add_done_callback(_discard)
+        # The fork takes milliseconds: wait for it, so the service it made is
+        # ended and collected before the caller's cancellation goes on.
+        with contextlib.suppress(BaseException):
+            await asyncio.shield(task)
+        if task.done():
+            _discard(task)
+        else:  # cancelled again while waiting: whenever it ends
+            task.add_done_callback(_discard)
         raise
 
 
@@ -108,9 +131,9 @@ def _discard(task: asyncio.Future[ForkedProcess]) -> None:
     if task.cancelled() or task.exception() is not None:
         return
     process = task.result()
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(process.pid, signal.SIGKILL)
     process.close_pipes()
+    _kill_and_reap(process.pid)
+    process.collect_now()  # already collected: this only settles the object
 
 
 async def _fork_and_adopt(
@@ -130,7 +153,27 @@ async def _fork_and_adopt(
     finally:
         for fd in theirs:
             os.close(fd)
-    return await adopt(pid, *ours)
+    try:
+        return await adopt(pid, *ours)
+    except BaseException:  # cancelled at the loop's end, say: nobody would collect it
+        _kill_and_reap(pid)
+        raise
+
+
+def _kill_and_reap(pid: int) -> None:
+    """End a forked service nobody manages, and collect it (it is this process's child)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)  # what it started, once it leads its own group
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.kill(pid, signal.SIGKILL)  # itself, even before its setsid
+    deadline = time.monotonic() + DISCARD_REAP_S
+    while time.monotonic() < deadline:
+        try:
+            if os.waitpid(pid, os.WNOHANG)[0] != 0:
+                return
+        except ChildProcessError:
+            return
+        time.sleep(DISCARD_POLL_S)  # SIGKILL is not ignored: this is a few milliseconds at most
 
 
 async def wait_ready(server: ForkServer) -> None:
@@ -185,6 +228,9 @@ async def _request(
         except (OSError, TimeoutError) as exc:
             server.fail(f"the fork server did not answer: {exc or 'timed out'}")
             raise ForkServerUnavailable(server.dead) from None
+        except asyncio.CancelledError:  # after the request went out: its service must not be left
+            _settle_cancelled(server)
+            raise
         if reply.get("id") != request_id or "pid" not in reply:
             raise ForkServerUnavailable(str(reply.get("error") or f"unexpected answer {reply}"))
         return int(reply["pid"])
@@ -194,12 +240,22 @@ def _end_stale(reply: dict[str, Any]) -> None:
     """The answer to a request whose asker was cancelled: nobody manages that
     service (its pipes are closed), so it is ended and collected now."""
     pid = reply.get("pid")
-    if not isinstance(pid, int) or pid <= 0:
-        return
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signal.SIGKILL)
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, 0)
+    if isinstance(pid, int) and pid > 0:
+        _kill_and_reap(pid)
+
+
+def _settle_cancelled(server: ForkServer) -> None:
+    """A request was cancelled after it was sent (the loop is ending, say): read
+    its answer now, without the loop, and end the service it names; a server
+    that does not answer in time is given up."""
+    try:
+        server.control.settimeout(CANCELLED_ANSWER_S)
+        _end_stale(json.loads(server.control.recv(MAX_ANSWER_BYTES)))
+    except (OSError, ValueError) as exc:
+        server.fail(f"the fork server did not answer a cancelled request: {exc or 'timed out'}")
+    finally:
+        if server.control.fileno() != -1:
+            server.control.setblocking(False)
 
 
 async def adopt(pid: int, stdin_w: int, stdout_r: int, stderr_r: int) -> ForkedProcess:
@@ -207,14 +263,26 @@ async def adopt(pid: int, stdin_w: int, stdout_r: int, stderr_r: int) -> ForkedP
     loop = asyncio.get_running_loop()
     stdout = asyncio.StreamReader(limit=STREAM_LIMIT, loop=loop)
     stderr = asyncio.StreamReader(limit=STREAM_LIMIT, loop=loop)
-    out_transport, _ = await loop.connect_read_pipe(
-        lambda: asyncio.StreamReaderProtocol(stdout, loop=loop), os.fdopen(stdout_r, "rb", 0)
-    )
-    err_transport, _ = await loop.connect_read_pipe(
-        lambda: asyncio.StreamReaderProtocol(stderr, loop=loop), os.fdopen(stderr_r, "rb", 0)
-    )
-    in_transport, in_protocol = await loop.connect_write_pipe(
-        lambda: asyncio.streams.FlowControlMixin(loop=loop), os.fdopen(stdin_w, "wb", 0)
-    )
+    files = [os.fdopen(stdout_r, "rb", 0), os.fdopen(stderr_r, "rb", 0), os.fdopen(stdin_w, "wb", 0)]
+    transports: list[asyncio.BaseTransport] = []
+    try:
+        out_transport, _ = await loop.connect_read_pipe(
+            lambda: asyncio.StreamReaderProtocol(stdout, loop=loop), files[0]
+        )
+        transports.append(out_transport)
+        err_transport, _ = await loop.connect_read_pipe(
+            lambda: asyncio.StreamReaderProtocol(stderr, loop=loop), files[1]
+        )
+        transports.append(err_transport)
+        in_transport, in_protocol = await loop.connect_write_pipe(
+            lambda: asyncio.streams.FlowControlMixin(loop=loop), files[2]
+        )
+        transports.append(in_transport)
+    except BaseException:
+        for transport in transports:
+            transport.close()
+        for file in files[len(transports) :]:
+            file.close()
+        raise
     stdin = asyncio.StreamWriter(in_transport, in_protocol, None, loop)
-    return ForkedProcess(pid, stdin, stdout, stderr, [in_transport, out_transport, err_transport])
+    return ForkedProcess(pid, stdin, stdout, stderr, transports)

@@ -363,6 +363,8 @@ def _end_unused() -> None:
     for pid, fds in _EARLY.values():
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)  # even before its setsid
         with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, 0)
         for fd in fds:

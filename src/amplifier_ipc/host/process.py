@@ -383,6 +383,7 @@ class ServiceProcess:
         # asyncio never closes a subprocess transport by itself; left to the
         # garbage collector, its close() would run after the loop is closed.
         if isinstance(self.process, forked.ForkedProcess):
+            self.process.collect_now()
             self.process.close_pipes()
         else:
             transport = getattr(self.process, "_transport", None)
