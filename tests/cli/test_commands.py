@@ -170,3 +170,17 @@ def test_only_commands_that_may_run_a_turn_start_the_fork_server_early() -> None
     assert not runs_a_turn(["run", "--help"])
     assert not runs_a_turn(["agents", "list"])
     assert not runs_a_turn([])
+
+
+def test_the_process_ends_with_the_commands_exit_code_and_its_output_whole(cli: Any) -> None:
+    """main() ends the process without the interpreter's teardown (exit_now): the
+    exit code, stdout and stderr must be exactly what the command produced."""
+    missing = cli("agents", "show", "nonexistent")
+    assert missing.returncode == 2
+    assert missing.stderr.startswith("error: no agent is registered as 'nonexistent'")
+    listed = cli("agents", "list")
+    assert listed.returncode == 0
+    assert "minimal" in listed.stdout and "foundation" in listed.stdout, "output is flushed before the exit"
+    helped = cli("run", "--help")
+    assert helped.returncode == 0
+    assert helped.stdout.rstrip().endswith(cli.invoke("run", "--help").output.rstrip().splitlines()[-1])

@@ -96,7 +96,34 @@ def main() -> None:
         from amplifier_ipc.host import forkserver
 
         forkserver.prestart()
-    cli()(prog_name=PROG)
+    try:
+        cli()(prog_name=PROG)
+    except SystemExit as done:
+        exit_now(done.code)
+
+
+def exit_now(code: object) -> None:
+    """End the process as ``sys.exit(code)`` would, without the interpreter's
+    teardown of every module (30-40 ms on 2 cores, after everything is written):
+    output is flushed and the atexit handlers run first (they end services and
+    the fork server)."""
+    import atexit
+    import os
+
+    if code is None:
+        status = 0
+    elif isinstance(code, int):
+        status = code
+    else:
+        sys.stderr.write(f"{code}\n")
+        status = 1
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass  # a closed pipe (| head): nothing more can be said
+    atexit._run_exitfuncs()
+    os._exit(status)
 
 
 if __name__ == "__main__":
