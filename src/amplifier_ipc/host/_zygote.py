@@ -94,7 +94,7 @@ def _answer(control: socket.socket, message: dict[str, object]) -> None:
     control.send(json.dumps(message).encode())
 
 
-def _fork_service(control: socket.socket, request: dict[str, object], fds: list[int]) -> tuple[int, str]:
+def _fork_service(fds: list[int]) -> tuple[int, str]:
     """Fork twice; in the service returns ``(0, "")``; in the server the
     service's pid and an error text (empty when all went well)."""
     reader, writer = os.pipe()
@@ -168,7 +168,7 @@ def serve(control: socket.socket) -> tuple[dict[str, object], list[int]]:
                 os.close(fd)
             _answer(control, {"id": None, "error": f"bad request: {exc}"})
             continue
-        pid, error = _fork_service(control, request, fds)
+        pid, error = _fork_service(fds)
         if pid == 0:
             return request, fds
         _answer(

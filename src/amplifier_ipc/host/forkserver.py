@@ -80,7 +80,6 @@ class ForkServer:
     by any Python, so the CLI can start it before importing anything else."""
 
     def __init__(self, python: str) -> None:
-        self.python = python
         self.interpreter = os.path.realpath(python)
         self._next_id = 0
         self._ready = False
