@@ -203,6 +203,18 @@ class Peer:
             outbox.batching = False
             outbox.flush()
 
+    async def settle(self, grace: float) -> None:
+        """Give the handlers still running ``grace`` seconds to answer, then
+        cancel those that have not."""
+        running = [task for task in self._incoming.values() if not task.done()]
+        if not running:
+            return
+        _, late = await asyncio.wait(running, timeout=grace)
+        for task in late:
+            task.cancel()
+        if late:
+            await asyncio.wait(late, timeout=grace)
+
     async def wait_closed(self) -> None:
         await asyncio.shield(self._eof)
 

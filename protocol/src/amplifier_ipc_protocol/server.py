@@ -38,6 +38,9 @@ CLOSE_TIMEOUT_S = 2.0
 # Handler tasks still running when the channel closes get this long to
 # finish their cleanup after being cancelled, then the process exits anyway.
 EXIT_TASK_GRACE_S = 1.0
+# Requests read before stdin ended still get their answers (``echo REQUEST |
+# service`` works) if they finish within this long; the rest are cancelled.
+EOF_ANSWER_GRACE_S = 0.5
 
 
 def _to_wire(value: Any) -> Any:
@@ -145,14 +148,23 @@ class Server:
     async def serve(self, reader: Any, writer: Any) -> None:
         """Serve one connection until it closes or ``shutdown`` arrives."""
         self._stopping = asyncio.Event()
-        peer = Peer(reader, writer, name=self.name, handlers=self._handlers(), report=self._log)
+        peer = Peer(
+            reader,
+            writer,
+            name=self.name,
+            handlers=self._handlers(),
+            report=self._log,
+            cancel_handlers_on_eof=False,
+        )
         self._peer = peer
         self._host = HostClient(peer)
         reading = peer.start()
         stopping = asyncio.ensure_future(self._stopping.wait())
         await asyncio.wait({reading, stopping}, return_when=asyncio.FIRST_COMPLETED)
         stopping.cancel()
-        if not reading.done():
+        if reading.done():
+            await peer.settle(EOF_ANSWER_GRACE_S)
+        else:
             reading.cancel()
         await peer.close()
         await self._close_components()
