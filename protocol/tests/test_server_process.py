@@ -83,8 +83,18 @@ async def test_requests_read_before_stdin_ends_are_answered_and_a_hung_one_is_no
     )
     requests = [
         {"jsonrpc": "2.0", "id": 1, "method": "describe"},
-        {"jsonrpc": "2.0", "id": 2, "method": "tool.execute", "params": {"name": "echo", "input": {"text": "hi"}}},
-        {"jsonrpc": "2.0", "id": 3, "method": "tool.execute", "params": {"name": "echo", "input": {"text": "sleep"}}},
+        {
+            "jsonrpc": "2.0",
+            "id": 2,
+            "method": "tool.execute",
+            "params": {"name": "echo", "input": {"text": "hi"}},
+        },
+        {
+            "jsonrpc": "2.0",
+            "id": 3,
+            "method": "tool.execute",
+            "params": {"name": "echo", "input": {"text": "sleep"}},
+        },
     ]
     data = b"".join(json.dumps(request).encode() + b"\n" for request in requests)
     out, _ = await asyncio.wait_for(process.communicate(data), DEADLINE_S)

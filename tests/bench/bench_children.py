@@ -12,13 +12,14 @@ Run on its own: ``.venv/bin/python tests/bench/bench_children.py``.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import statistics
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
+
+from amplifier_ipc_protocol import loops
 
 from amplifier_ipc.host import Host, ServiceSpec, SessionConfig
 
@@ -100,7 +101,7 @@ async def _measure(root: Path) -> dict[str, list[float]]:
 def run() -> list[dict[str, Any]]:
     """The delegation benchmark; rows ``{name, value, unit, floor, ratio, budget}``."""
     with tempfile.TemporaryDirectory() as folder:
-        times = asyncio.run(_measure(Path(folder)))
+        times = loops.run(_measure(Path(folder)))
     floor = statistics.median(times["cold"])
     extra = statistics.median(times["delegate"]) - statistics.median(times["tool"])
     return [

@@ -19,6 +19,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from amplifier_ipc_protocol import loops
+
 from amplifier_ipc.host import Host, HostLimits, ServiceSpec, SessionConfig, forked, forkserver
 
 from ._common import floor_command
@@ -315,7 +317,7 @@ def run() -> list[dict[str, Any]]:
     # With PYTHONDONTWRITEBYTECODE set, nothing writes the test services' bytecode,
     # and each spawn would compile them again: that is not the Host's cost.
     compileall.compile_dir(str(SERVICES_DIR), quiet=1)
-    return asyncio.run(_run_all())
+    return loops.run(_run_all())
 
 
 def main() -> None:

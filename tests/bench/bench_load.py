@@ -28,6 +28,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "faults"))
 
 import faults_harness
+from amplifier_ipc_protocol import loops
 
 from amplifier_ipc.host import Host, SessionConfig
 
@@ -278,8 +279,8 @@ def run() -> list[dict[str, Any]]:
         try:
             (root / "load").mkdir()
             (root / "soak").mkdir()
-            rows = asyncio.run(load(home, root / "load"))
-            rows += asyncio.run(soak(home, root / "soak"))
+            rows = loops.run(load(home, root / "load"))
+            rows += loops.run(soak(home, root / "soak"))
         finally:
             if previous is None:
                 os.environ.pop("AMPLIFIER_HOME", None)

@@ -27,6 +27,7 @@ from typing import Any
 import orjson
 
 from . import errors as e
+from . import loops
 
 __all__ = ["Check", "ConformanceReport", "run_conformance", "format_report", "main"]
 
@@ -453,7 +454,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_usage(sys.stderr)
         sys.stderr.write("error: give the service command after --, e.g. -- amplifier-foundation-serve\n")
         return 2
-    report = asyncio.run(run_conformance(command))
+    report = loops.run(run_conformance(command))
     print(format_report(report))
     return 0 if report.passed else 1
 

@@ -119,13 +119,14 @@ class Server:
 
     def run(self) -> None:
         """Serve on stdin/stdout until stdin closes, then exit the process."""
+        from .loops import new_event_loop
         from .stdio import protect_stdio, terminate_children
 
         wire_in, wire_out = protect_stdio()
         code = 0
         # Not asyncio.run: it waits without limit for executor threads, so a
         # tool blocked in asyncio.to_thread would keep the service alive.
-        loop = asyncio.new_event_loop()
+        loop = new_event_loop()
         try:
             loop.run_until_complete(self._serve_fds(wire_in, wire_out))
         except KeyboardInterrupt:

@@ -12,6 +12,7 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
+from amplifier_ipc_protocol import loops
 from rich.markup import escape
 
 from ..host import Host
@@ -286,4 +287,4 @@ def run_repl(built: Any, resumed: dict[str, Any] | None = None) -> int:
         # while the user types the first prompt, not after it.
         return await Repl(built, resumed).run()
 
-    return asyncio.run(main())
+    return loops.run(main())

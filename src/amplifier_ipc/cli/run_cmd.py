@@ -206,9 +206,9 @@ def run(
     from ..host import early
 
     built.config = early.start(built.config)  # the services start while the Host is imported
-    import asyncio
+    from amplifier_ipc_protocol import loops
 
-    raise SystemExit(asyncio.run(_single(built, text, output, interactive, request, tool_timeout)))
+    raise SystemExit(loops.run(_single(built, text, output, interactive, request, tool_timeout)))
 
 
 async def _single(
