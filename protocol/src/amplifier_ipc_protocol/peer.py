@@ -20,6 +20,7 @@ from typing import Any, Protocol
 import orjson
 
 from . import methods as m
+from .deferred import Answer, Deferred, Reply, Waiter
 from .eager import start_task
 from .errors import (
     InternalError,
@@ -36,13 +37,15 @@ from .framing import LineSplitter, OversizedLine, decode, encode, encode_fast
 from .intake import take_over
 from .outbox import Outbox, Writer
 
-__all__ = ["Peer", "Reader", "Writer", "Handler", "current_request_id"]
+__all__ = ["AnyHandler", "Deferred", "Peer", "Reader", "Reply", "Writer", "Handler", "current_request_id"]
 
 # Bytes requested from the pipe per read; a whole burst of small messages
 # usually arrives in one read.
 READ_CHUNK_BYTES = 256 * 1024
 
 Handler = Callable[[dict[str, Any]], Awaitable[Any] | Any]
+AnyHandler = Handler | Deferred
+"""What ``handlers`` map a method to: a function of ``params``, or a ``Deferred``."""
 NotificationFallback = Callable[[str, dict[str, Any]], Awaitable[None] | None]
 
 current_request_id: contextvars.ContextVar[int | str | None] = contextvars.ContextVar(
@@ -81,21 +84,21 @@ class Peer:
         writer: Writer,
         *,
         name: str = "peer",
-        handlers: dict[str, Handler] | None = None,
+        handlers: dict[str, AnyHandler] | None = None,
         on_notification: NotificationFallback | None = None,
         report: Callable[[str], None] | None = None,
         cancel_handlers_on_eof: bool = True,
     ) -> None:
         self.name = name
         self._reader = reader
-        self._handlers: dict[str, Handler] = dict(handlers or {})
+        self._handlers: dict[str, AnyHandler] = dict(handlers or {})
         self._on_notification = on_notification
         self._report = report or (lambda text: _default_report(name, text))
         self._cancel_handlers_on_eof = cancel_handlers_on_eof
         self._loop = asyncio.get_running_loop()
         self._next_id = 1
-        self._pending: dict[int | str, tuple[asyncio.Future[Any], str]] = {}
-        self._incoming: dict[int | str, asyncio.Task[None]] = {}
+        self._pending: dict[int | str, tuple[asyncio.Future[Any] | Waiter, str]] = {}
+        self._incoming: dict[int | str, asyncio.Task[None] | Reply] = {}
         self._cancelled_by_peer: set[int | str] = set()
         self._background: set[asyncio.Task[Any]] = set()
         self._outbox = Outbox(writer, self._loop, self._shut)
@@ -107,7 +110,7 @@ class Peer:
 
     # -- registration -----------------------------------------------------
 
-    def on(self, method: str, handler: Handler) -> None:
+    def on(self, method: str, handler: AnyHandler) -> None:
         self._handlers[method] = handler
 
     @property
@@ -177,7 +180,11 @@ class Peer:
                         if "id" not in message and method != m.CANCEL and type(method) is str:
                             params = message.get("params")
                             handler = handlers.get(method)
-                            if handler is not None and type(params) is dict:
+                            if (
+                                type(params) is dict
+                                and handler is not None
+                                and not isinstance(handler, Deferred)
+                            ):
                                 try:
                                     result = handler(params)
                                 except Exception as exc:
@@ -206,7 +213,9 @@ class Peer:
     async def settle(self, grace: float) -> None:
         """Give the handlers still running ``grace`` seconds to answer, then
         cancel those that have not."""
-        running = [task for task in self._incoming.values() if not task.done()]
+        running = [
+            task for task in self._incoming.values() if isinstance(task, asyncio.Task) and not task.done()
+        ]
         if not running:
             return
         _, late = await asyncio.wait(running, timeout=grace)
@@ -309,6 +318,48 @@ class Peer:
                 timer.cancel()
             self._pending.pop(request_id, None)
 
+    def request_soon(
+        self,
+        method: str,
+        params: dict[str, Any] | None,
+        answer: Answer,
+        *,
+        timeout: float | None = None,
+    ) -> int:
+        """Send a request now; ``answer(result, error)`` is called as soon as its
+        answer is read (or it times out, or the other side closes). No task, no
+        wait: for passing a request on. Returns the request's id, for
+        ``cancel_request``. Raises ``ServiceGone`` when the other side has closed."""
+        if self._closed:
+            raise ServiceGone(
+                f"{self.name} is gone ({self.close_reason}); cannot send {method}",
+                data={"service": self.name},
+            )
+        request_id = self._next_id
+        self._next_id += 1
+        message: dict[str, Any] = {"jsonrpc": "2.0", "id": request_id, "method": method}
+        if params is not None:
+            message["params"] = params
+        data = encode_fast(message)
+        waiter = Waiter(answer)
+        self._pending[request_id] = (waiter, method)
+        self._outbox.send(data)
+        if timeout is not None:
+            waiter.timer = self._loop.call_later(timeout, self._expire, request_id, method, timeout)
+        return request_id
+
+    def cancel_request(self, request_id: int, reason: str) -> None:
+        """Withdraw a ``request_soon`` request: the other side is sent ``cancel``
+        and its answer, if any, is dropped; ``answer`` is not called."""
+        entry = self._pending.pop(request_id, None)
+        if entry is None:
+            return
+        waiter = entry[0]
+        if isinstance(waiter, Waiter) and waiter.timer is not None:
+            waiter.timer.cancel()
+        if not self._closed:
+            self.notify_nowait(m.CANCEL, {"id": request_id, "reason": reason})
+
     def _expire(self, request_id: int, method: str, timeout: float) -> None:
         entry = self._pending.pop(request_id, None)
         if entry is None or entry[0].done():
@@ -378,12 +429,35 @@ class Peer:
         if problem is not None or handler is None or answer_id is None:
             self._send_error(answer_id, problem or MethodNotFound(f"method not found: {method}"))
             return
+        if isinstance(handler, Deferred):
+            self._run_deferred(answer_id, method, handler, params)
+            return
         if self._is_plain(handler):
             self._run_plain_handler(answer_id, method, handler, params)
             return
         task = start_task(self._loop, self._run_handler(answer_id, method, handler, params))
         if not task.done():
             self._incoming[answer_id] = task
+
+    def _run_deferred(
+        self, request_id: int | str, method: str, handler: Deferred, params: dict[str, Any]
+    ) -> None:
+        reply = Reply(self, request_id, method)
+        self._incoming[request_id] = reply
+        try:
+            handler.fn(params, reply)
+        except ProtocolError as exc:
+            reply.error(exc)
+        except Exception as exc:  # a handler bug must become an answer, not a hang
+            reply.error(_internal_error(method, exc))
+
+    def _answer_deferred(self, request_id: int | str, result: Any, error: ProtocolError | None) -> None:
+        """Called by a ``Reply``."""
+        self._incoming.pop(request_id, None)
+        if error is not None:
+            self._send_error(request_id, error)
+        else:
+            self._send_result(request_id, result)
 
     def _is_plain(self, handler: Handler) -> bool:
         """Whether ``handler`` is a plain function (cached per handler)."""
@@ -452,7 +526,9 @@ class Peer:
             # for "cancel" tells the component to stop at its next safe point.
             target = params.get("id")
             task = self._incoming.get(target) if isinstance(target, (int, str)) else None
-            if task is not None and not task.done() and isinstance(target, (int, str)):
+            if isinstance(task, Reply):
+                task.cancel()
+            elif task is not None and not task.done() and isinstance(target, (int, str)):
                 if inspect.getcoroutinestate(task.get_coro()) == inspect.CORO_CREATED:  # type: ignore[arg-type]
                     # Cancelled before its first step, the handler body never
                     # runs, so it cannot answer for itself.
@@ -465,7 +541,7 @@ class Peer:
             # cancel may also be handled by the owner (to log or clean up)
         handler = self._handlers.get(method)
         try:
-            if handler is not None:
+            if handler is not None and not isinstance(handler, Deferred):
                 result = handler(params)
             elif self._on_notification is not None:
                 result = self._on_notification(method, params)

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
-from amplifier_ipc_protocol.peer import Handler, NotificationFallback, Peer
+from amplifier_ipc_protocol.peer import AnyHandler, NotificationFallback, Peer
 
 from . import descendants, forked, forkserver
 from .config import ServiceSpec
@@ -167,7 +167,7 @@ class ServiceProcess:
         cwd: Path,
         env: dict[str, str],
         log: ServiceLog,
-        handlers: dict[str, Handler],
+        handlers: dict[str, AnyHandler],
         on_notification: NotificationFallback | None = None,
     ) -> ServiceProcess:
         """Start ``spec`` in its own process group and begin reading its stdout and stderr."""

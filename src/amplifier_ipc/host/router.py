@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import functools
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +26,14 @@ from amplifier_ipc_protocol.errors import (
     RequestTimeout,
     ServiceGone,
 )
-from amplifier_ipc_protocol.peer import Handler, NotificationFallback, current_request_id
+from amplifier_ipc_protocol.peer import (
+    AnyHandler,
+    Deferred,
+    Handler,
+    NotificationFallback,
+    Reply,
+    current_request_id,
+)
 
 from . import events as ev
 from .approvals import Approvals
@@ -136,12 +144,12 @@ class Router:
 
     # -- wiring ---------------------------------------------------------------
 
-    def handlers_for(self, service: str) -> dict[str, Handler]:
+    def handlers_for(self, service: str) -> dict[str, AnyHandler]:
         def bind(handler: Callable[[str, dict[str, Any]], Awaitable[Any]]) -> Handler:
             return lambda params: handler(service, params)
 
         return {
-            m.REQUEST_TOOL_EXECUTE: bind(self._tool_execute),
+            m.REQUEST_TOOL_EXECUTE: Deferred(functools.partial(self._tool_forward, service)),
             m.REQUEST_HOOK_EMIT: bind(self._hook_emit),
             m.REQUEST_CONTEXT_ADD_MESSAGE: bind(self._context_add_message),
             m.REQUEST_CONTEXT_GET_MESSAGES: bind(self._context_get_messages),
@@ -211,7 +219,10 @@ class Router:
 
     # -- tools ------------------------------------------------------------------
 
-    async def _tool_execute(self, caller: str, params: dict[str, Any]) -> Any:
+    def _tool_forward(self, caller: str, params: dict[str, Any], reply: Reply) -> None:
+        """``request.tool_execute``: passed on to the tool's service as it
+        arrives, its answer passed back as it is read (no task in between:
+        this is the hottest path of a turn)."""
         name = params.get("name")
         if not isinstance(name, str):
             raise InvalidParams("request.tool_execute needs a tool name")
@@ -219,29 +230,69 @@ class Router:
         if route is None:
             known = ", ".join(sorted(self.table.tools)) or "none"
             raise ComponentNotFound(f"no tool named {name!r} in this session (tools: {known})")
-        target = self.services.get(route.service) or await self.ensure(route.service)
-        self.running_tools[name] += 1
+        target = self.services.get(route.service)
+        if target is None:  # a deferred service (describe_cache.py): started first
+            task = asyncio.ensure_future(self._tool_after_start(route.service, name, params, reply))
+            reply.on_cancel = functools.partial(task.cancel, "cancelled by caller")
+            return
+        self._tool_send(target, route.service, name, params, reply)
+
+    async def _tool_after_start(self, service: str, name: str, params: dict[str, Any], reply: Reply) -> None:
         try:
-            return await target.peer.request(
+            target = await self.ensure(service)
+        except ProtocolError as exc:
+            reply.error(exc)
+            return
+        self._tool_send(target, service, name, params, reply)
+
+    def _tool_send(
+        self, target: ServiceProcess, service: str, name: str, params: dict[str, Any], reply: Reply
+    ) -> None:
+        running = self.running_tools
+        running[name] += 1
+
+        def answered(result: Any, error: ProtocolError | None) -> None:
+            running[name] -= 1
+            if running[name] <= 0:
+                del running[name]
+            if error is None:
+                reply.result(result)
+            elif isinstance(error, RequestTimeout):
+                reply.error(
+                    RequestTimeout(
+                        f"tool {name} of service {service} did not answer within {self.limits.tool_timeout:g}s; "
+                        "it was cancelled (raise the limit with --tool-timeout)",
+                        data={"service": service, "tool": name},
+                    )
+                )
+            elif isinstance(error, ServiceGone):
+                reply.error(
+                    ServiceGone(
+                        f"service {service} exited during tool {name} ({target.peer.close_reason})",
+                        data={"service": service},
+                    )
+                )
+            else:
+                reply.error(error)
+
+        try:
+            request_id = target.peer.request_soon(
                 m.TOOL_EXECUTE,
                 {"name": name, "input": params.get("input", {})},
+                answered,
                 timeout=self.limits.tool_timeout,
             )
-        except RequestTimeout:
-            raise RequestTimeout(
-                f"tool {name} of service {route.service} did not answer within {self.limits.tool_timeout:g}s; "
-                "it was cancelled (raise the limit with --tool-timeout)",
-                data={"service": route.service, "tool": name},
-            ) from None
-        except ServiceGone:
-            raise ServiceGone(
-                f"service {route.service} exited during tool {name} ({target.peer.close_reason})",
-                data={"service": route.service},
-            ) from None
-        finally:
-            self.running_tools[name] -= 1
-            if self.running_tools[name] <= 0:
-                del self.running_tools[name]
+        except ServiceGone as exc:
+            answered(None, exc)
+            return
+
+        def withdrawn() -> None:
+            running[name] -= 1
+            if running[name] <= 0:
+                del running[name]
+            target.peer.cancel_request(request_id, "cancelled by caller")
+
+        reply.on_cancel = withdrawn
 
     # -- hooks ------------------------------------------------------------------
 
