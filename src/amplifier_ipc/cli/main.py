@@ -8,7 +8,11 @@ costs little more than starting Python.
 from __future__ import annotations
 
 import sys
-from typing import Any
+
+# Not typing's: nothing may delay the fork server started first thing (runs_a_turn).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["COMMANDS", "main", "cli"]
 

@@ -8,9 +8,12 @@ so a submodule (``forkserver``) can be imported without the whole Host.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
 
+# Not typing's: importing typing would delay the fork server the CLI starts first thing.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from .config import HostLimits, ServiceSpec, SessionConfig
     from .errors import PersistenceError, RoutingError, ServiceStartError, SessionError, SessionNotFound
     from .events import Event

@@ -24,48 +24,56 @@ import os
 import socket
 import sys
 
-# What a Python service imports before its first answer, besides its own
-# packages (measured with -X importtime on the foundation and providers
-# services). Preloaded once here instead of once per service per turn.
+# What a Python service imports before its first answer and during a turn,
+# besides its own packages (measured with -X importtime on the foundation and
+# providers services). Imported once here, before the server says it is ready,
+# instead of once per service per turn.
 PRELOAD = (
     "asyncio",
     "base64",
     "concurrent.futures",
+    "concurrent.futures.thread",
     "contextlib",
-    "ctypes",
     "dataclasses",
     "datetime",
     "enum",
-    "fnmatch",
     "functools",
-    "hashlib",
-    "importlib.util",
     "inspect",
     "json",
     "logging",
-    "pathlib",
-    "pkgutil",
     "platform",
-    "random",
-    "re",
+    "queue",
     "runpy",
     "selectors",
-    "shlex",
     "signal",
     "site",
     "ssl",
     "string",
     "subprocess",
-    "tempfile",
     "textwrap",
     "threading",
     "traceback",
     "types",
     "typing",
-    "urllib.parse",
     "uuid",
     "weakref",
 )
+# What some tools import when they run (shell quoting, temporary files, paths):
+# imported only once the server has been idle for IDLE_PRELOAD_S, so they never
+# delay the first services of a turn nor compete with them for the CPU.
+PRELOAD_WHEN_IDLE = (
+    "ctypes",
+    "fnmatch",
+    "hashlib",
+    "pathlib",
+    "pkgutil",
+    "random",
+    "shlex",
+    "tempfile",
+    "urllib.parse",
+)
+# A single-shot run is over within this; a REPL or a long turn is not.
+IDLE_PRELOAD_S = 1.0
 # The largest request: a service's argv, environment and paths.
 MAX_REQUEST_BYTES = 1 << 20
 # stdin, stdout, stderr.
@@ -73,8 +81,7 @@ STDIO_FDS = 3
 # The middle process exits at once; this bounds the wait for it all the same.
 ADOPTION_TIMEOUT_S = 1.0
 ADOPTION_POLL_S = 0.0002
-# linux/prctl.h; the kernel keeps 15 bytes of a process name.
-PR_SET_NAME = 15
+# The kernel keeps 15 bytes of a process name.
 PROCESS_NAME_BYTES = 15
 
 
@@ -140,19 +147,40 @@ def _wait_adopted(middle: int) -> None:
 def _set_name(name: str) -> None:
     """Name the process after its service (what ps -o comm and top show; the
     command line stays the fork server's)."""
-    import ctypes
-
     try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_NAME, name.encode()[:PROCESS_NAME_BYTES], 0, 0, 0)
-    except (OSError, AttributeError):
+        with open("/proc/self/comm", "w", encoding="utf-8", errors="replace") as comm:
+            comm.write(name.encode()[:PROCESS_NAME_BYTES].decode(errors="ignore"))
+    except OSError:
         pass
+
+
+def _request_within(control: socket.socket, seconds: float) -> bool:
+    """Whether a request (or the end of the socket) comes within ``seconds``."""
+    import select
+
+    ready, _, _ = select.select([control], [], [], seconds)
+    return bool(ready)
+
+
+def _preload(names: list[str] | tuple[str, ...]) -> None:
+    """Import ``names``; then freeze what exists, so the garbage collector
+    never touches (and copies) the pages every forked service shares."""
+    for name in names:
+        try:
+            __import__(name)
+        except ImportError:
+            pass
+    gc.freeze()
 
 
 def serve(control: socket.socket) -> tuple[dict[str, object], list[int]]:
     """Answer fork requests until the Host closes the socket (then exit); in a
     forked service, return its request and stdio."""
+    idle = list(PRELOAD_WHEN_IDLE)
     while True:
+        if idle and not _request_within(control, IDLE_PRELOAD_S):
+            _preload(idle)
+            idle.clear()
         try:
             message, fds, _flags, _address = socket.recv_fds(control, MAX_REQUEST_BYTES, STDIO_FDS)
         except OSError:
@@ -267,14 +295,7 @@ def _run_script(path: str) -> None:
 def main() -> None:
     control = socket.socket(fileno=int(sys.argv[1]))
     standard = _standard_paths()
-    for name in PRELOAD:
-        try:
-            __import__(name)
-        except ImportError:
-            pass
-    # Objects that exist now are never collected: the garbage collector then
-    # does not touch (and copy) the pages every forked service shares.
-    gc.freeze()
+    _preload(PRELOAD)
     _answer(control, {"ready": True})
     request, fds = serve(control)
     become(request, fds, control, standard)

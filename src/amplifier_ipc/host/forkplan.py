@@ -16,10 +16,10 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
+from .forkserver import enabled
+
 __all__ = ["ForkPlan", "PYTHON_VARIABLES", "enabled", "plan"]
 
-# Set to 0 (or false/no/off) to start every service with exec.
-ENV_SWITCH = "AMPLIFIER_IPC_FORK_SERVER"
 # PYTHON* variables a forked service honours (the rest only act at interpreter start).
 PYTHON_VARIABLES = frozenset({"PYTHONPATH", "PYTHONDONTWRITEBYTECODE"})
 # Bytes of a script read to find its #! line.
@@ -30,10 +30,6 @@ _PYTHON_NAME = re.compile(r"python(3(\.\d+)?)?")
 # #! line: /bin/sh execs the Python named on the second line on the script, for
 # which those lines are a string literal.
 _TRAMPOLINE = re.compile(r"""'''exec' (['"])(?P<python>[^'"]+)\1 "\$0" "\$@\"""")
-
-
-def enabled() -> bool:
-    return os.environ.get(ENV_SWITCH, "1").strip().lower() not in ("0", "false", "no", "off")
 
 
 class ForkPlan(NamedTuple):

@@ -25,19 +25,23 @@ seed is drawn for each Host process.
 
 from __future__ import annotations
 
+# Only modules every Python has loaded before ``main`` runs (``_socket`` and
+# ``_thread`` are built in): the CLI starts the fork server first thing, and
+# each import here would delay it. What else is needed is imported on use.
+import _socket
+import _thread
 import atexit
-import contextlib
-import json
 import os
-import signal
-import socket
 import sys
-import threading
 import time
-from collections.abc import Mapping, Sequence
 
-from .forkplan import ENV_SWITCH, ForkPlan, enabled, plan
-from .subreaper import become_subreaper
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import socket
+    import threading
+    from collections.abc import Mapping, Sequence
+
+    from .forkplan import ForkPlan
 
 __all__ = [
     "ENV_SWITCH",
@@ -52,6 +56,8 @@ __all__ = [
     "take_early",
 ]
 
+# Set to 0 (or false/no/off) to start every service with exec.
+ENV_SWITCH = "AMPLIFIER_IPC_FORK_SERVER"
 # Variables the fork server's interpreter reads at start and a forked service
 # inherits as they were: a service whose value differs is started with exec.
 START_VARIABLES = ("LANG", "LC_ALL", "LC_CTYPE")
@@ -67,6 +73,11 @@ MAX_ANSWER_BYTES = 64 * 1024
 EARLY_ANSWER_TIMEOUT_S = 2.0
 
 _ZYGOTE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_zygote.py")
+
+
+def enabled() -> bool:
+    """Whether services may be forked (``ENV_SWITCH`` is not turned off)."""
+    return os.environ.get(ENV_SWITCH, "1").strip().lower() not in ("0", "false", "no", "off")
 
 
 class ForkServerUnavailable(Exception):
@@ -88,14 +99,11 @@ class ForkServer:
         self.dead: str | None = None
         # True while a coroutine owns the control socket (forked.py): nothing else may read it.
         self.busy = False
-        # Forked services are re-parented to this process, which must then be a subreaper.
-        if not become_subreaper():
-            raise ForkServerUnavailable("this process cannot be a child subreaper (Linux only)")
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        ours, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
         # What a service's own environment holds of the start variables (PROTOCOL §8 passes LANG).
         self.start_env = {name: os.environ[name] for name in ("LANG",) if name in os.environ}
         env = {name: os.environ[name] for name in ("PATH", "HOME") if name in os.environ} | self.start_env
-        theirs.set_inheritable(True)
+        os.set_inheritable(theirs.fileno(), True)
         null = [(os.POSIX_SPAWN_OPEN, fd, os.devnull, os.O_RDWR, 0) for fd in (0, 1, 2)]
         try:
             self.pid = os.posix_spawn(
@@ -107,7 +115,27 @@ class ForkServer:
         finally:
             theirs.close()
         ours.setblocking(False)
-        self.control = ours
+        # Wrapped in a socket.socket on first use (socket.py costs an import before the spawn).
+        self._raw_control: _socket.socket | None = ours
+        self._control: socket.socket | None = None
+        # Forked services are re-parented to this process, which must then be a
+        # subreaper; checked after the spawn, which need not wait for ctypes.
+        from .subreaper import become_subreaper
+
+        if not become_subreaper():
+            self.close()
+            raise ForkServerUnavailable("this process cannot be a child subreaper (Linux only)")
+
+    @property
+    def control(self) -> socket.socket:
+        """The control socket (AF_UNIX, SOCK_SEQPACKET) to the fork server."""
+        if self._control is None:
+            import socket
+
+            raw, self._raw_control = self._raw_control, None
+            assert raw is not None
+            self._control = socket.socket(fileno=raw.detach())
+        return self._control
 
     @property
     def alive(self) -> bool:
@@ -133,7 +161,7 @@ class ForkServer:
         if self._ready or not self.alive or self.busy:
             return self._ready and self.alive
         try:
-            message = self.control.recv(READY_BYTES, socket.MSG_DONTWAIT)
+            message = self.control.recv(READY_BYTES, _socket.MSG_DONTWAIT)
         except BlockingIOError:
             return False
         except OSError as exc:
@@ -173,6 +201,9 @@ class ForkServer:
             "cwd": cwd,
             "env": dict(env),
         }
+        import json
+        import socket
+
         socket.send_fds(self.control, [json.dumps(message).encode()], fds)
         return request_id
 
@@ -216,6 +247,8 @@ class ForkServer:
         pipes = [os.pipe() for _ in range(3)]
         theirs = [pipes[0][0], pipes[1][1], pipes[2][1]]
         ours = [pipes[0][1], pipes[1][0], pipes[2][0]]
+        import json
+
         pid = None
         self.busy = True
         try:
@@ -245,14 +278,21 @@ class ForkServer:
 
     def close(self) -> None:
         """Stop the fork server (services it forked are not affected)."""
+        import signal
+
         self.dead = self.dead or "the fork server was closed"
-        with contextlib.suppress(OSError):
-            self.control.close()
+        for sock in (self._control, self._raw_control):
+            try:
+                if sock is not None:
+                    sock.close()
+            except OSError:
+                pass
         if self._running():
-            with contextlib.suppress(ProcessLookupError):
+            try:
                 os.kill(self.pid, signal.SIGKILL)  # it holds nothing: no grace needed
-            with contextlib.suppress(ChildProcessError):
                 os.waitpid(self.pid, 0)  # at once: SIGKILL cannot be ignored
+            except (ProcessLookupError, ChildProcessError):
+                pass
 
 
 def _as_dash_leaves(env: Mapping[str, str], cwd: str) -> dict[str, str]:
@@ -270,7 +310,7 @@ def _as_dash_leaves(env: Mapping[str, str], cwd: str) -> dict[str, str]:
 
 
 _SERVERS: dict[str, ForkServer] = {}
-_SERVERS_LOCK = threading.Lock()
+_SERVERS_LOCK = _thread.allocate_lock()
 
 
 def shared(python: str | None = None) -> ForkServer | None:
@@ -319,6 +359,8 @@ def _early_key(
 
 def start_early(command: Sequence[str], name: str, cwd: str, env: Mapping[str, str]) -> bool:
     """Fork ``command`` now, for the Host to adopt later (``take_early``); False if it cannot be."""
+    from .forkplan import plan
+
     fork = plan(command, env, cwd)
     server = shared() if fork is not None else None
     if fork is None or server is None:
@@ -333,6 +375,8 @@ def start_early(command: Sequence[str], name: str, cwd: str, env: Mapping[str, s
 def start_early_in_background(jobs: list[tuple[Sequence[str], str, str, Mapping[str, str]]]) -> None:
     """``start_early`` each ``(command, name, cwd, env)`` in a thread that first
     waits for the fork server to be ready, while this thread goes on importing."""
+    import threading
+
     global _early_thread
 
     def fork_all() -> None:
@@ -359,16 +403,23 @@ def _end_unused() -> None:
     """Services forked early that the Host never took: ended at exit."""
     if _early_thread is not None:
         _early_thread.join()
+    import signal
+
     for pid, fds in _EARLY.values():
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(pid, signal.SIGKILL)
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(pid, signal.SIGKILL)  # even before its setsid
-        with contextlib.suppress(ChildProcessError):
+        for kill, target in ((os.killpg, pid), (os.kill, pid)):  # its group; itself, even before its setsid
+            try:
+                kill(target, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        try:
             os.waitpid(pid, 0)
+        except ChildProcessError:
+            pass
         for fd in fds:
-            with contextlib.suppress(OSError):
+            try:
                 os.close(fd)
+            except OSError:
+                pass
     _EARLY.clear()
 
 
