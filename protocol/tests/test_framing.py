@@ -102,3 +102,11 @@ def test_an_oversized_line_arriving_in_chunks_is_discarded_as_it_comes_and_readi
 def test_the_default_limit_is_64_mib() -> None:
     assert MAX_LINE_BYTES == 64 * 1024 * 1024
     assert LineSplitter().limit == MAX_LINE_BYTES
+
+
+def test_a_chunk_of_one_whole_line_is_that_line_and_a_blank_one_is_nothing() -> None:
+    splitter = LineSplitter()
+    assert splitter.feed(b'{"a": 1}\n') == [b'{"a": 1}']
+    assert splitter.feed(b" \t\n") == []
+    assert splitter.feed(b"\n") == []
+    assert splitter.pending() == 0

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import os
 
 from amplifier_ipc_protocol.intake import take_over
+
+# Bounds every wait here; nothing should take a fraction of it.
+DEADLINE_S = 20.0
 
 
 async def test_bytes_already_held_come_first_then_new_ones_as_they_arrive() -> None:
@@ -39,3 +43,48 @@ async def test_a_read_error_ends_it_with_the_reason() -> None:
     take_over(stream, lambda data: None, ended)
     stream.set_exception(ConnectionResetError("reset by peer"))
     assert ended.result() == "read failed: reset by peer"
+
+
+async def _pipe_stream() -> tuple[asyncio.StreamReader, asyncio.BaseTransport, int]:
+    read_fd, write_fd = os.pipe()
+    stream = asyncio.StreamReader()
+    transport, _ = await asyncio.get_running_loop().connect_read_pipe(
+        lambda: asyncio.StreamReaderProtocol(stream), os.fdopen(read_fd, "rb", buffering=0)
+    )
+    return stream, transport, write_fd
+
+
+async def _pipe_chunks_go_to_feed_then_back_to_the_stream() -> None:
+    stream, transport, write_fd = await _pipe_stream()
+    fed: list[bytes] = []
+    got_one = asyncio.Event()
+
+    def feed(data: bytes) -> None:
+        fed.append(data)
+        got_one.set()
+
+    ended: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+    give_back = take_over(stream, feed, ended)
+    assert transport.get_protocol().data_received is feed, "the pipe's protocol calls feed itself"  # type: ignore[attr-defined]
+    os.write(write_fd, b"line\n")
+    await asyncio.wait_for(got_one.wait(), DEADLINE_S)
+    assert fed == [b"line\n"]
+    give_back()
+    os.write(write_fd, b"after\n")
+    assert await asyncio.wait_for(stream.readline(), DEADLINE_S) == b"after\n"
+    assert fed == [b"line\n"]
+    os.close(write_fd)
+    assert await asyncio.wait_for(stream.read(), DEADLINE_S) == b""
+    transport.close()
+
+
+async def test_a_pipes_chunks_go_straight_to_feed_and_back_to_the_stream_after() -> None:
+    await _pipe_chunks_go_to_feed_then_back_to_the_stream()
+
+
+def test_the_same_on_asyncios_own_loop() -> None:
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(_pipe_chunks_go_to_feed_then_back_to_the_stream())
+    finally:
+        loop.close()

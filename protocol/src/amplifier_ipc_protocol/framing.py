@@ -107,6 +107,16 @@ class LineSplitter:
         self._discarded = 0
 
     def feed(self, chunk: bytes) -> list[bytes | OversizedLine]:
+        if (
+            chunk[-1:] == b"\n"
+            and not self._buffer
+            and not self._discarding
+            and chunk.count(b"\n") == 1
+            and len(chunk) <= self.limit
+        ):
+            # One whole line: the usual chunk of a request or an answer.
+            line = chunk[:-1]
+            return [line] if line and not line.isspace() else []
         out: list[bytes | OversizedLine] = []
         if self._discarding:
             newline = chunk.find(b"\n")

@@ -153,7 +153,7 @@ class Peer:
         the event loop less per message received."""
         splitter = LineSplitter()
         ended: asyncio.Future[str] = self._loop.create_future()
-        give_back = take_over(stream, lambda data: self._feed(splitter, data), ended)
+        give_back = take_over(stream, functools.partial(self._feed, splitter), ended)
         try:
             reason = await ended
         finally:
