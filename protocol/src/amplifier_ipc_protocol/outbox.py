@@ -41,8 +41,8 @@ class Outbox:
     __slots__ = (
         "_buffer",
         "_loop",
-        "_put",
         "_on_failure",
+        "_put",
         "_scheduled",
         "_size",
         "_writer",
