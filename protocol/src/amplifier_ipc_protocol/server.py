@@ -110,6 +110,8 @@ class Server:
         self._discovered: Discovered | None = None
         self._tool_sets: dict[str, Component] = {}
         self._tool_specs: list[dict[str, Any]] | None = None
+        # Tool name -> (spec, component): one lookup per tool.execute.
+        self._tools: dict[str, tuple[dict[str, Any], Component]] = {}
         self._applied_config: dict[str, Any] | None = None
         self._peer: Peer | None = None
         self._host: HostClient | None = None
@@ -291,6 +293,7 @@ class Server:
         specs: list[dict[str, Any]] = []
         seen: set[str] = set()
         self._tool_sets.clear()
+        tools: dict[str, tuple[dict[str, Any], Component]] = {}
         for component in found.of_kind("tool"):
             instance = component.instance
             if hasattr(instance, "list_tools"):
@@ -307,6 +310,7 @@ class Server:
                         raise InternalError(f"{self.name} lists tool {spec.get('name')!r} twice")
                     seen.add(spec["name"])
                     self._tool_sets[spec["name"]] = component
+                    tools[spec["name"]] = (spec, component)
                     specs.append(spec)
                 continue
             schema = instance.input_schema
@@ -318,13 +322,14 @@ class Server:
                 raise InternalError(f"{self.name} lists tool {component.name!r} twice")
             seen.add(component.name)
             description = component.mark.options.get("description")
-            specs.append(
-                {
-                    "name": component.name,
-                    "description": description or getattr(instance, "description", "") or "",
-                    "input_schema": schema,
-                }
-            )
+            spec = {
+                "name": component.name,
+                "description": description or getattr(instance, "description", "") or "",
+                "input_schema": schema,
+            }
+            tools[component.name] = (spec, component)
+            specs.append(spec)
+        self._tools = tools
         self._tool_specs = specs
         return specs
 
@@ -391,23 +396,21 @@ class Server:
             raise InvalidParams("tool.execute needs a tool name")
         if not isinstance(tool_input, dict):
             raise InvalidParams(f"input for tool {name} must be an object")
-        found = self._load()
         if self._tool_specs is None:
-            await self._list_tools(found)
-        spec = next((s for s in self._tool_specs or [] if s["name"] == name), None)
-        if spec is None:
+            await self._list_tools(self._load())
+        found = self._tools.get(name)
+        if found is None:
             known = ", ".join(s["name"] for s in self._tool_specs or []) or "none"
             raise ComponentNotFound(f"{self.name} has no tool named {name!r} (it has: {known})")
+        spec, component = found
         try:
             validate(tool_input, spec["input_schema"], "input")
         except SchemaViolation as exc:
             raise InvalidParams(f"invalid input for tool {name}: {exc}", data={"field": exc.path}) from None
-        tool_set = self._tool_sets.get(name)
         try:
-            if tool_set is not None:
-                result = await tool_set.instance.execute(tool_input, name=name)
+            if name in self._tool_sets:
+                result = await component.instance.execute(tool_input, name=name)
             else:
-                component = self._find("tool", name, "tool")
                 result = await component.instance.execute(tool_input)
         except ProtocolError:
             raise
