@@ -17,49 +17,14 @@ from typing import Any
 
 from .console import home
 from .group import EXIT_USAGE, fail
+from .single import build_agent as _build_agent
+from .single import registry_resolver
 
 __all__ = ["build_resumed", "registry_resolver"]
 
 # A lineage longer than this is a loop in damaged metadata, not a real chain of delegations
 # (the Host's depth limit is 3 by default).
 MAX_LINEAGE = 32
-
-
-def _build_agent(request: Any, name: str) -> Any:
-    """The registered agent ``name`` built with the run's flags (a BuiltSession), or None."""
-    from ..registry.errors import NotRegisteredError
-    from ..registry.session import RunRequest, build_session
-
-    try:
-        return build_session(
-            home(),
-            RunRequest(
-                agent=name,
-                provider=request.provider,
-                model=request.model,
-                working_dir=request.working_dir,
-                component_config=request.component_config,
-                approval=request.approval,
-            ),
-        )
-    except NotRegisteredError:
-        return None
-
-
-def registry_resolver(request: Any) -> Any:
-    """``name -> SessionConfig | None`` building a registered agent's config like ``run --agent NAME``.
-
-    The parent's provider, model and approval flags carry over; ``None`` for a
-    name that is not registered lets the Host try the Markdown agents its
-    services ship. Installing a missing environment happens here, in the
-    Host's worker thread, never in the parent's event loop.
-    """
-
-    def resolve(name: str) -> Any:
-        built = _build_agent(request, name)
-        return built.config if built is not None else None
-
-    return resolve
 
 
 def _lineage(metadata: dict[str, Any]) -> list[dict[str, Any]]:

@@ -14,7 +14,15 @@ import click
 
 from .main import COMMANDS, PROG, SUMMARY
 
-__all__ = ["build_group", "EXIT_OK", "EXIT_FAILED", "EXIT_USAGE", "EXIT_INTERRUPTED", "fail"]
+__all__ = [
+    "build_group",
+    "EXIT_OK",
+    "EXIT_FAILED",
+    "EXIT_USAGE",
+    "EXIT_INTERRUPTED",
+    "fail",
+    "report_exception",
+]
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -59,32 +67,34 @@ class LazyGroup(click.Group):
             formatter.write_dl(rows)
 
     def invoke(self, ctx: click.Context) -> Any:
-        from ..registry.errors import InstallError, RegistryError
-
         try:
             return super().invoke(ctx)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException, SystemExit):
             raise
-        except KeyboardInterrupt:
-            raise SystemExit(EXIT_INTERRUPTED) from None
-        except InstallError as exc:
-            _report(ctx, exc, exc.hint, EXIT_FAILED)
-        except RegistryError as exc:
-            _report(ctx, exc, exc.hint, EXIT_USAGE)
-        except Exception as exc:
-            from ..host.errors import SessionError
-
-            if isinstance(exc, SessionError):
-                _report(ctx, exc, exc.hint, EXIT_FAILED)
+        except BaseException as exc:
+            report_exception(exc, verbose=bool(ctx.obj and ctx.obj.get("verbose")))
             raise
 
 
-def _report(ctx: click.Context, exc: Exception, hint: str, code: int) -> None:
-    if ctx.obj and ctx.obj.get("verbose"):
+def report_exception(exc: BaseException, *, verbose: bool) -> None:
+    """End with the exit code and short message of a failure the user can act on
+    (interrupted, install, registry, session); returns for any other exception."""
+    from ..host.errors import SessionError
+    from ..registry.errors import InstallError, RegistryError
+
+    if isinstance(exc, KeyboardInterrupt):
+        raise SystemExit(EXIT_INTERRUPTED) from None
+    if isinstance(exc, InstallError | SessionError):
+        code = EXIT_FAILED
+    elif isinstance(exc, RegistryError):
+        code = EXIT_USAGE
+    else:
+        return
+    if verbose:
         import traceback
 
         traceback.print_exception(exc, file=sys.stderr)
-    fail(str(exc), hint, code)
+    fail(str(exc), exc.hint, code)
 
 
 def build_group() -> click.Group:

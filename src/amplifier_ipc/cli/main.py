@@ -100,6 +100,11 @@ def main() -> None:
         from amplifier_ipc.host import forkserver
 
         forkserver.prestart()
+        from . import fastrun
+
+        fastrun.set_command_line(argv)
+        if argv[0] == "run":
+            fastrun.run_cached(argv[1:])  # ends the process when it ran the turn
     try:
         cli()(prog_name=PROG)
     except SystemExit as done:

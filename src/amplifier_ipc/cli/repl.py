@@ -122,7 +122,7 @@ class Repl:
         return answer.strip().lower() in ("y", "yes")
 
     async def _ask(self, data: dict[str, Any]) -> str | None:
-        from .run_cmd import _choose
+        from .single import choose as _choose
 
         options = data.get("options") or ["allow", "deny"]
         default = data.get("default") or options[-1]

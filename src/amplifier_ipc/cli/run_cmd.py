@@ -10,13 +10,9 @@ import click
 
 from .console import error_console, home, verbose
 from .group import EXIT_USAGE, fail
+from .single import MAX_PROMPT_BYTES
 
-__all__ = ["MAX_PROMPT_BYTES", "run", "resolve_session", "build_for_run", "ask_on_terminal"]
-
-# 1 MiB of text is ~250k tokens, more than the largest context windows in common
-# use: a bigger prompt cannot be answered, so it is refused before a session or a
-# paid request exists.
-MAX_PROMPT_BYTES = 1024 * 1024
+__all__ = ["MAX_PROMPT_BYTES", "run", "resolve_session", "build_for_run"]
 
 
 def resolve_session(ref: str | None, continue_: bool, working_dir: Path) -> dict[str, Any] | None:
@@ -78,35 +74,6 @@ def build_for_run(request: Any, *, quiet: bool) -> Any:
         return build_session(amp, request, progress=progress)
     finally:
         progress.stop()
-
-
-def _choose(options: list[str], answer: str, default: str) -> str | None:
-    answer = answer.strip()
-    if not answer:
-        return default
-    if answer.isdigit() and 1 <= int(answer) <= len(options):
-        return options[int(answer) - 1]
-    matches = [o for o in options if o.lower().startswith(answer.lower())]
-    return matches[0] if len(matches) == 1 else None
-
-
-async def ask_on_terminal(renderer: Any, data: dict[str, Any]) -> str | None:
-    """Show the approval panel and read a choice (number, name, or Enter for the default)."""
-    import asyncio
-
-    options = data.get("options") or ["allow", "deny"]
-    default = data.get("default") or options[-1]
-    renderer.approval_panel(data)
-    loop = asyncio.get_running_loop()
-    while True:
-        try:
-            answer = await loop.run_in_executor(None, input, "choice: ")
-        except EOFError:
-            return default
-        choice = _choose(options, answer, default)
-        if choice is not None:
-            return choice
-        renderer.console.print(f"[yellow]answer 1-{len(options)} or an option's name[/]")
 
 
 @click.command()
@@ -196,6 +163,10 @@ def run(
         session_id=(resumed or {}).get("id"),
     )
     built = build_resumed(request, resumed, quiet=output != "text")  # a child: rebuilt as it was spawned
+    if not repl and resumed is None:
+        from . import fastrun
+
+        fastrun.remember(built, locals())  # for the next run with these flags (fastrun.py)
     if not interactive:
         # Nobody can answer: approvals follow --approval, and deny by default; never a silent approve.
         built.config.approval_mode = approval or "deny"
@@ -208,42 +179,17 @@ def run(
     built.config = early.start(built.config)  # the services start while the Host is imported
     from amplifier_ipc_protocol import loops
 
-    raise SystemExit(loops.run(_single(built, text, output, interactive, request, tool_timeout)))
+    from .single import registry_resolver, run_turn
 
-
-async def _single(
-    built: Any,
-    prompt: str,
-    output: str,
-    interactive: bool,
-    request: Any = None,
-    tool_timeout: float | None = None,
-) -> int:
-    from ..host import Host, HostLimits
-    from .agents import registry_resolver
-    from .turn import drive_turn, exit_code_for
-
-    resolver = registry_resolver(request) if request is not None else None
-    limits = HostLimits() if tool_timeout is None else HostLimits(tool_timeout=tool_timeout)
-    host = Host(built.config, prespawn=False, limits=limits, interactive=interactive, resolve_agent=resolver)
-    try:
-        if output == "text":
-            from .console import console
-            from .render import EventRenderer
-
-            renderer = EventRenderer(console(), verbose=verbose())
-            outcome = await drive_turn(
-                host,
-                prompt,
-                renderer,
-                ask_approval=(lambda data: ask_on_terminal(renderer, data)) if interactive else None,
-            )
-        else:
-            from .headless import JsonSink, StreamJsonSink
-
-            sink = StreamJsonSink() if output == "stream-json" else JsonSink()
-            outcome = await drive_turn(host, prompt, sink)
-            sink.finish(outcome)
-    finally:
-        await host.close()
-    return exit_code_for(outcome)
+    code = loops.run(
+        run_turn(
+            built.config,
+            text,
+            output,
+            interactive,
+            resolver=registry_resolver(request),
+            tool_timeout=tool_timeout,
+            verbose=verbose(),
+        )
+    )
+    raise SystemExit(code)

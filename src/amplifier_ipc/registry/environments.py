@@ -24,6 +24,7 @@ from typing import Any
 
 from .definitions import Definition
 from .errors import InstallError
+from .fingerprint import folder_fingerprint
 from .home import AmplifierHome, atomic_write
 from .locations import git_checkout, join_location, parse_git_url
 
@@ -42,19 +43,6 @@ __all__ = [
 RECORD = "amplifier-install.json"
 # Resolving and building a service with SDK dependencies from an empty cache can take minutes.
 UV_TIMEOUT_S = 900.0
-# Folders that never affect what gets installed.
-SKIPPED_DIRS = {
-    ".venv",
-    "__pycache__",
-    ".git",
-    "tests",
-    "node_modules",
-    "build",
-    "dist",
-    ".pytest_cache",
-    ".ruff_cache",
-    ".mypy_cache",
-}
 PACKAGE_SPEC = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(\[[A-Za-z0-9_,.-]+\])?([<>=!~].*)?$")
 
 Progress = Callable[[str], None]
@@ -172,31 +160,14 @@ def service_source(definition: Definition, home: AmplifierHome) -> ServiceSource
     return ServiceSource("package", source)
 
 
-def _fingerprint(folder: Path) -> str:
-    """Cheap change detection: every file's path, size and mtime (no reads)."""
-    digest = hashlib.sha256()
-    for dirpath, dirnames, filenames in os.walk(folder):
-        dirnames[:] = sorted(d for d in dirnames if d not in SKIPPED_DIRS and not d.endswith(".egg-info"))
-        for name in sorted(filenames):
-            if name.endswith((".pyc", ".pyo")):
-                continue
-            full = os.path.join(dirpath, name)
-            try:
-                info = os.stat(full)
-            except OSError:
-                continue
-            digest.update(f"{os.path.relpath(full, folder)}\0{info.st_size}\0{info.st_mtime_ns}\n".encode())
-    return digest.hexdigest()
-
-
 def _wanted(
     source: ServiceSource, protocol: Path | None, memo: dict[Path, str] | None = None
 ) -> dict[str, Any]:
     def fingerprint(folder: Path) -> str:
         if memo is None:
-            return _fingerprint(folder)
+            return folder_fingerprint(folder)
         if folder not in memo:
-            memo[folder] = _fingerprint(folder)
+            memo[folder] = folder_fingerprint(folder)
         return memo[folder]
 
     return {

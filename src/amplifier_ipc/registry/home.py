@@ -46,8 +46,9 @@ class AmplifierHome:
 
     @classmethod
     def from_env(cls) -> AmplifierHome:
-        value = os.environ.get("AMPLIFIER_HOME")
-        return cls(Path(value).expanduser() if value else Path.home() / ".amplifier")
+        from .runcache import home_root
+
+        return cls(Path(home_root()))
 
     @property
     def definitions_dir(self) -> Path:

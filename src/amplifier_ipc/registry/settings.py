@@ -50,16 +50,25 @@ APPROVAL_MODES = ("ask", "auto", "deny")
 KEY_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-def project_root(start: Path) -> Path:
-    """The nearest folder at or above ``start`` holding ``.amplifier/``, else ``start``."""
+def project_markers(start: Path) -> list[Path]:
+    """The ``.amplifier/`` folders that would make a project of ``start``, nearest first
+    (up to the home folder, which holds the user's own)."""
     start = start.resolve()
     home = Path.home().resolve()
+    markers = []
     for folder in (start, *start.parents):
         if folder == home:
             break
-        if (folder / ".amplifier").is_dir():
-            return folder
-    return start
+        markers.append(folder / ".amplifier")
+    return markers
+
+
+def project_root(start: Path) -> Path:
+    """The nearest folder at or above ``start`` holding ``.amplifier/``, else ``start``."""
+    for marker in project_markers(start):
+        if marker.is_dir():
+            return marker.parent
+    return start.resolve()
 
 
 def scope_file(scope: str, home: AmplifierHome, cwd: Path) -> Path:
