@@ -25,9 +25,10 @@ import socket
 import sys
 
 # What a Python service imports before its first answer and during a turn,
-# besides its own packages (measured with -X importtime on the foundation and
-# providers services). Imported once here, before the server says it is ready,
-# instead of once per service per turn.
+# besides its own packages (measured on the foundation and providers services:
+# the standard modules new in sys.modules once discovery has run). Imported
+# once here, before the server says it is ready, instead of once per service
+# per turn.
 PRELOAD = (
     "asyncio",
     "base64",
@@ -37,14 +38,18 @@ PRELOAD = (
     "dataclasses",
     "datetime",
     "enum",
+    "fnmatch",
     "functools",
     "inspect",
     "json",
     "logging",
+    "pathlib",
     "platform",
     "queue",
+    "random",
     "runpy",
     "selectors",
+    "shlex",
     "signal",
     "site",
     "ssl",
@@ -55,22 +60,18 @@ PRELOAD = (
     "traceback",
     "types",
     "typing",
+    "urllib.parse",
     "uuid",
     "weakref",
 )
-# What some tools import when they run (shell quoting, temporary files, paths):
-# imported only once the server has been idle for IDLE_PRELOAD_S, so they never
-# delay the first services of a turn nor compete with them for the CPU.
+# What only some tools import when they run (temporary files, digests, C
+# calls): imported once the server has been idle for IDLE_PRELOAD_S, so they
+# never delay the first services of a turn nor compete with them for the CPU.
 PRELOAD_WHEN_IDLE = (
     "ctypes",
-    "fnmatch",
     "hashlib",
-    "pathlib",
     "pkgutil",
-    "random",
-    "shlex",
     "tempfile",
-    "urllib.parse",
 )
 # A single-shot run is over within this; a REPL or a long turn is not.
 IDLE_PRELOAD_S = 1.0
