@@ -293,8 +293,11 @@ def _run_script(path: str) -> None:
     exec(code, main.__dict__)
 
 
-def main() -> None:
-    control = socket.socket(fileno=int(sys.argv[1]))
+def main(fd: int) -> None:
+    """Serve fork requests on the control socket ``fd``."""
+    # Imported by forkserver's boot line: no service may find this module as its own ``_zygote``.
+    sys.modules.pop(__name__, None)
+    control = socket.socket(fileno=fd)
     standard = _standard_paths()
     _preload(PRELOAD)
     _answer(control, {"ready": True})
@@ -304,4 +307,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(int(sys.argv[1]))
