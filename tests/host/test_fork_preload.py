@@ -27,7 +27,11 @@ import json, sys
 idle = {idle!r}
 with open("/proc/self/comm") as comm:
     name = comm.read().strip()
-print(json.dumps({{"name": name, "loaded": [m for m in idle if m in sys.modules]}}), flush=True)
+print(json.dumps({{
+    "name": name,
+    "loaded": [m for m in idle if m in sys.modules],
+    "fork_server_module": "_zygote" in sys.modules,
+}}), flush=True)
 """
 
 
@@ -63,6 +67,13 @@ async def test_a_forked_service_is_named_after_its_service(
 ) -> None:
     report = await _probe(server, tmp_path, "a-service-with-a-long-name")
     assert report["name"] == "a-service-with-"  # what the kernel keeps: 15 bytes
+
+
+async def test_a_forked_service_cannot_import_the_fork_server_as_a_module_of_its_own(
+    server: forkserver.ForkServer, tmp_path: Path
+) -> None:
+    report = await _probe(server, tmp_path, "probe")
+    assert report["fork_server_module"] is False
 
 
 async def test_modules_only_some_tools_use_are_imported_once_the_fork_server_is_idle(
