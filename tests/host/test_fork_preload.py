@@ -94,3 +94,36 @@ def test_the_fork_server_imports_nothing_outside_the_standard_library() -> None:
     for name in (*_zygote.PRELOAD, *_zygote.PRELOAD_WHEN_IDLE):
         top = name.partition(".")[0]
         assert top in sys.stdlib_module_names, name
+
+
+ECHO = """
+import sys
+print(sys.argv[1], flush=True)
+"""
+
+
+async def test_several_services_are_forked_in_one_exchange_each_on_its_own_pipes(
+    server: forkserver.ForkServer, tmp_path: Path
+) -> None:
+    script = tmp_path / "echo.py"
+    script.write_text(ECHO)
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path)}
+    if "LANG" in os.environ:
+        env["LANG"] = os.environ["LANG"]
+    other_locale = {**env, "LANG": "xx_XX.UTF-8" if env.get("LANG") != "xx_XX.UTF-8" else "C"}
+    requests = []
+    for word, request_env in (("one", env), ("refused", other_locale), ("two", env)):
+        fork = forked.plan([sys.executable, str(script), word], request_env, tmp_path)
+        assert fork is not None
+        requests.append((fork, word, str(tmp_path), request_env))
+    one, refused, two = server.fork_many_now(requests)  # blocking: no event loop needed
+    assert refused is None, "another locale than the server's is left to exec"
+    for started, word in ((one, "one"), (two, "two")):
+        assert started is not None
+        pid, (stdin, stdout, stderr) = started
+        with os.fdopen(stdout, "rb") as out:
+            assert out.readline() == f"{word}\n".encode()
+        os.close(stdin)
+        os.close(stderr)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0

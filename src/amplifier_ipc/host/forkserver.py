@@ -254,34 +254,55 @@ class ForkServer:
     ) -> tuple[int, list[int]] | None:
         """Fork without an event loop, if this server is ready and idle: the
         service's pid and this process's ends of its stdin, stdout and stderr."""
-        if not self.ready() or self.busy or self.fits(fork, env) is not None:
-            return None
-        pipes = [os.pipe() for _ in range(3)]
-        theirs = [pipes[0][0], pipes[1][1], pipes[2][1]]
-        ours = [pipes[0][1], pipes[1][0], pipes[2][0]]
+        return self.fork_many_now([(fork, name, cwd, env)])[0]
+
+    def fork_many_now(
+        self, requests: Sequence[tuple[ForkPlan, str, str, Mapping[str, str]]]
+    ) -> list[tuple[int, list[int]] | None]:
+        """``fork_now`` for each ``(fork, name, cwd, env)``, every request sent
+        before the first answer is read: the server forks them back to back,
+        without waiting for this process to take the GIL between two of them."""
+        results: list[tuple[int, list[int]] | None] = [None] * len(requests)
+        if not self.ready() or self.busy:
+            return results
         import json
 
-        pid = None
+        sent: dict[int, tuple[int, list[int]]] = {}  # request id -> (index, our ends of its pipes)
         self.busy = True
         try:
             self.control.settimeout(EARLY_ANSWER_TIMEOUT_S)
-            request_id = self.send_request(fork, name, cwd, env, theirs)
-            reply = json.loads(self.control.recv(MAX_ANSWER_BYTES))
-            if reply.get("id") == request_id and isinstance(reply.get("pid"), int):
-                pid = reply["pid"]
+            for index, (fork, name, cwd, env) in enumerate(requests):
+                if self.fits(fork, env) is not None:
+                    continue
+                pipes = [os.pipe() for _ in range(3)]
+                theirs = [pipes[0][0], pipes[1][1], pipes[2][1]]
+                ours = [pipes[0][1], pipes[1][0], pipes[2][0]]
+                try:
+                    sent[self.send_request(fork, name, cwd, env, theirs)] = (index, ours)
+                except OSError:
+                    _close_all_fds(ours)
+                    raise
+                finally:
+                    _close_all_fds(theirs)  # the server has its own copies now
+            while sent:
+                reply = json.loads(self.control.recv(MAX_ANSWER_BYTES))
+                answered = sent.pop(reply.get("id"), None)
+                if answered is None:
+                    raise ValueError(f"unexpected answer {reply}")
+                index, ours = answered
+                if isinstance(reply.get("pid"), int) and reply["pid"] > 0:
+                    results[index] = (reply["pid"], ours)
+                else:
+                    _close_all_fds(ours)
         except (OSError, ValueError) as exc:
             self.fail(f"the fork server did not answer: {exc or 'timed out'}")
         finally:
             if self.control.fileno() != -1:  # not closed by fail()
                 self.control.setblocking(False)
             self.busy = False
-            for fd in theirs:
-                os.close(fd)
-        if pid is None:
-            for fd in ours:
-                os.close(fd)
-            return None
-        return pid, ours
+            for _index, ours in sent.values():  # never answered
+                _close_all_fds(ours)
+        return results
 
     def fail(self, reason: str) -> None:
         """Stop using this fork server: ``reason`` says why."""
@@ -305,6 +326,14 @@ class ForkServer:
                 os.waitpid(self.pid, 0)  # at once: SIGKILL cannot be ignored
             except (ProcessLookupError, ChildProcessError):
                 pass
+
+
+def _close_all_fds(fds: list[int]) -> None:
+    for fd in fds:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
 
 
 def _as_dash_leaves(env: Mapping[str, str], cwd: str) -> dict[str, str]:
@@ -392,11 +421,23 @@ def start_early_in_background(jobs: list[tuple[Sequence[str], str, str, Mapping[
     global _early_thread
 
     def fork_all() -> None:
+        from .forkplan import plan
+
         server = shared()
-        if server is None or not server.wait_ready_blocking():
+        if server is None:
             return
+        # Planned while the server still imports; forked together once it is ready.
+        planned = []
         for command, name, cwd, env in jobs:
-            start_early(command, name, cwd, env)
+            fork = plan(command, env, cwd)
+            if fork is not None:
+                planned.append(((command, cwd, env), (fork, name, cwd, env)))
+        if not planned or not server.wait_ready_blocking():
+            return
+        started = server.fork_many_now([request for _key, request in planned])
+        for ((command, cwd, env), _request), result in zip(planned, started, strict=True):
+            if result is not None:
+                _EARLY[_early_key(command, cwd, env)] = result
 
     _early_thread = threading.Thread(target=fork_all, name="amplifier-early-start", daemon=True)
     _early_thread.start()
