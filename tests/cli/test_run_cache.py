@@ -322,3 +322,13 @@ def test_the_options_read_here_are_options_of_the_run_command() -> None:
     names = {opt for param in run_command.params for opt in param.opts if opt.startswith("-")}
     assert names >= fastrun.VALUE_OPTIONS
     assert fastrun.REPEATABLE <= fastrun.VALUE_OPTIONS
+
+
+def test_a_kept_config_is_readable_by_its_owner_only_and_holds_no_environment_value(
+    home_copy: AmplifierHome, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SOME_SECRET_TOKEN", "do-not-write-me")
+    _store(home_copy, project)
+    [entry] = _entries(home_copy)
+    assert entry.stat().st_mode & 0o077 == 0
+    assert b"do-not-write-me" not in entry.read_bytes()

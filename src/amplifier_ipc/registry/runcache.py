@@ -19,6 +19,10 @@ same as the install check). Any difference and the entry is not used.
 A run whose config depends on something else (a service command from the
 settings, a definition fetched from a URL that AMPLIFIER_HOME does not keep)
 is never kept. Only cheap imports: this runs before the CLI imports anything.
+
+An entry holds the config as the Host gets it, so the keys.env values its
+services are given too: it is written with keys.env's own mode (0600). The
+environment is kept only as a digest.
 """
 
 from __future__ import annotations
@@ -60,13 +64,17 @@ def home_root() -> str:
 
 
 def _key(options: list[list[str]], cwd: str) -> dict[str, Any]:
+    import hashlib
+
+    # A digest: the environment may hold API keys, which are never written out here.
+    environ = hashlib.sha256(json.dumps(sorted(os.environ.items())).encode()).hexdigest()
     return {
         "format": FORMAT,
         "python": [sys.executable, sys.version],
         "code": [[path, _signature(path)] for path in _code_files()],
         "options": options,
         "cwd": cwd,
-        "environ": sorted(os.environ.items()),
+        "environ": environ,
     }
 
 
