@@ -5,6 +5,7 @@ was resolved from has changed."""
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import json
 import os
 from collections.abc import Iterator
@@ -332,3 +333,18 @@ def test_a_kept_config_is_readable_by_its_owner_only_and_holds_no_environment_va
     [entry] = _entries(home_copy)
     assert entry.stat().st_mode & 0o077 == 0
     assert b"do-not-write-me" not in entry.read_bytes()
+
+
+@pytest.mark.parametrize(
+    "value",
+    [{1: "an integer key"}, ("a", "tuple"), datetime.date(2026, 1, 1)],
+    ids=["integer-key", "tuple", "date"],
+)
+def test_a_config_json_cannot_hold_exactly_is_never_kept(
+    home_copy: AmplifierHome, project: Path, value: Any
+) -> None:
+    request = RunRequest(agent="minimal", provider="scripted", working_dir=project)
+    built = build_session(home_copy, request, install_missing=False)
+    built.config.orchestrator_config["from_yaml"] = value
+    assert not runcache.store(OPTIONS, str(project), home_copy, built)
+    assert _entries(home_copy) == []

@@ -144,8 +144,16 @@ def store(options: list[list[str]], cwd: str, home: AmplifierHome, built: BuiltS
     if inputs is None:
         return False
     files, folders = inputs
+    try:
+        config = json.loads(json.dumps(_config_to_json(built.config)))
+        # JSON has no dates, tuples or non-string keys (YAML has): only a config
+        # that reads back exactly as it is may be kept.
+        if _config_from_json(config) != built.config:
+            return False
+    except (TypeError, ValueError):
+        return False
     key = _key(options, cwd)
-    entry = {"key": key, "files": files, "folders": folders, "config": _config_to_json(built.config)}
+    entry = {"key": key, "files": files, "folders": folders, "config": config}
     path = _entry_path(str(home.root), key)
     try:
         from pathlib import Path
