@@ -295,8 +295,9 @@ def _run_script(path: str) -> None:
 
 def main(fd: int) -> None:
     """Serve fork requests on the control socket ``fd``."""
-    # Imported by forkserver's boot line: no service may find this module as its own ``_zygote``.
-    sys.modules.pop(__name__, None)
+    if __name__ != "__main__":
+        # Imported by forkserver's boot line: no service may find this module as its own ``_zygote``.
+        del sys.modules[__name__]
     control = socket.socket(fileno=fd)
     standard = _standard_paths()
     _preload(PRELOAD)
