@@ -1,6 +1,7 @@
 """The fork server's own program (see forkserver.py): standard library only.
 
-Run as ``python _zygote.py FD`` by the Host, it imports the standard library
+Started by the Host (forkserver.py imports it and calls ``main(FD)``; by
+hand: ``python _zygote.py FD``), it imports the standard library
 modules every Python service needs (asyncio alone is most of a service's
 start), then waits on the control socket ``FD`` (AF_UNIX, SOCK_SEQPACKET).
 Each request is one JSON object with the service's stdin, stdout and stderr
