@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -66,3 +70,27 @@ def test_the_last_user_message_is_what_the_user_typed_not_context_a_hook_injecte
     }
     assert unmet_expectations({"last_user_contains": "list the files"}, request) == []
     assert unmet_expectations({"last_user_contains": "environment"}, request) != []
+
+
+def test_a_script_read_before_is_parsed_from_its_cached_json_without_importing_yaml(tmp_path: Path) -> None:
+    script = tmp_path / "script.yaml"
+    script.write_text("- text: first\n- tool_calls: [{id: c1, name: bash, arguments: {command: ls}}]\n")
+    program = (
+        "import sys; from amplifier_providers.script import load_script; "
+        f"entries = load_script({str(script)!r}); "
+        "print('yaml' in sys.modules, [e.text for e in entries], entries[1].tool_calls[0]['name'])"
+    )
+    env = {**os.environ, "AMPLIFIER_HOME": str(tmp_path / "home")}
+    runs = [
+        subprocess.run([sys.executable, "-c", program], env=env, capture_output=True, text=True) for _ in "12"
+    ]
+    assert [run.stdout.split()[0] for run in runs] == ["True", "False"], [run.stderr for run in runs]
+    assert runs[0].stdout == runs[1].stdout.replace("False", "True", 1)
+    script.write_text("- text: changed\n")
+    changed = subprocess.run(
+        [sys.executable, "-c", program.replace("[1].tool_calls[0]['name']", "[0].text")],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert changed.stdout.split()[0] == "True" and "changed" in changed.stdout, "new content is parsed again"

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import DefinitionError
-from .yamlio import YAMLError, load_yaml
+from amplifier_ipc_protocol.yamlcache import YAMLError, load_yaml
 
 __all__ = [
     "BehaviorRef",

@@ -19,7 +19,7 @@ from typing import Any
 from .definitions import Definition, parse_definition
 from .errors import NotRegisteredError, RegistryError
 from .locations import Fetched
-from .yamlio import load_yaml
+from amplifier_ipc_protocol.yamlcache import load_yaml
 
 __all__ = ["AmplifierHome", "atomic_write"]
 

@@ -57,7 +57,7 @@ class BuiltSession:
 
 def parse_component_flags(pairs: list[str]) -> dict[str, dict[str, Any]]:
     """``COMPONENT.KEY=VALUE`` flags; values are read as YAML scalars (120 -> int, true -> bool)."""
-    from .yamlio import YAMLError, load_yaml
+    from amplifier_ipc_protocol.yamlcache import YAMLError, load_yaml
 
     out: dict[str, dict[str, Any]] = {}
     for pair in pairs:

@@ -17,7 +17,7 @@ from typing import Any
 
 from .errors import SettingsError
 from .home import AmplifierHome, atomic_write
-from .yamlio import YAMLError, load_yaml
+from amplifier_ipc_protocol.yamlcache import YAMLError, load_yaml
 
 __all__ = [
     "SETTINGS_FIELDS",

@@ -64,12 +64,12 @@ class ScriptEntry:
 
 def load_script(path: str) -> list[ScriptEntry]:
     """Read and check the script at ``path`` (relative to the working directory)."""
-    import yaml
+    from amplifier_ipc_protocol.yamlcache import YAMLError, load_yaml
 
     full = os.path.abspath(path)
     try:
-        with open(full, encoding="utf-8") as handle:
-            raw = yaml.safe_load(handle)
+        with open(full, "rb") as handle:
+            raw = load_yaml(handle.read())  # parsed once per content, then read as JSON
     except FileNotFoundError:
         raise ScriptError(
             f"scripted: the script {path} does not exist (looked in {full}); "
@@ -77,7 +77,7 @@ def load_script(path: str) -> list[ScriptEntry]:
         ) from None
     except OSError as exc:
         raise ScriptError(f"scripted: cannot read the script {path}: {exc}") from None
-    except yaml.YAMLError as exc:
+    except YAMLError as exc:
         raise ScriptError(f"scripted: the script {path} is not valid YAML: {exc}") from None
     if not isinstance(raw, list) or not raw:
         raise ScriptError(

@@ -1,6 +1,7 @@
-"""YAML reading, with parsed documents kept as JSON: parsing definitions is on every run's path.
+"""YAML reading, with parsed documents kept as JSON: parsing YAML is on every run's path.
 
-A run reads the agent's definition, its behaviors and the settings files.
+A run reads the agent's definition, its behaviors and the settings files;
+the scripted provider reads its script every turn.
 Importing PyYAML alone costs about 25 ms on a 2-core machine, so each parsed
 document that is plain JSON data (mappings with string keys, lists, strings,
 numbers, booleans, null) is kept in ``AMPLIFIER_HOME/cache/yaml/`` under the
