@@ -12,8 +12,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import DefinitionError
 from amplifier_ipc_protocol.yamlcache import YAMLError, load_yaml
+
+from .errors import DefinitionError
 
 __all__ = [
     "BehaviorRef",

@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from amplifier_ipc_protocol.yamlcache import load_yaml
+
 from .definitions import Definition, parse_definition
 from .errors import NotRegisteredError, RegistryError
 from .locations import Fetched
-from amplifier_ipc_protocol.yamlcache import load_yaml
 
 __all__ = ["AmplifierHome", "atomic_write"]
 

@@ -15,9 +15,10 @@ import stat
 from pathlib import Path
 from typing import Any
 
+from amplifier_ipc_protocol.yamlcache import YAMLError, load_yaml
+
 from .errors import SettingsError
 from .home import AmplifierHome, atomic_write
-from amplifier_ipc_protocol.yamlcache import YAMLError, load_yaml
 
 __all__ = [
     "SETTINGS_FIELDS",
