@@ -7,7 +7,6 @@ prompt Ctrl-C asks before exiting, Ctrl-D exits.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 from pathlib import Path
 from typing import Any
@@ -122,20 +121,9 @@ class Repl:
         return answer.strip().lower() in ("y", "yes")
 
     async def _ask(self, data: dict[str, Any]) -> str | None:
-        from .single import choose as _choose
+        from .single import ask_on_terminal
 
-        options = data.get("options") or ["allow", "deny"]
-        default = data.get("default") or options[-1]
-        self.renderer.approval_panel(data)
-        loop = asyncio.get_running_loop()
-        while True:
-            try:
-                answer = await loop.run_in_executor(None, input, "choice: ")
-            except EOFError:
-                return default
-            choice = _choose(options, answer, default)
-            if choice is not None:
-                return choice
+        return await ask_on_terminal(self.renderer, data)
 
     async def _command(self, line: str) -> str | None:
         name, _, arg = line.partition(" ")
