@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 import pytest
+from amplifier_ipc_protocol.deferred import Deferred
 from amplifier_ipc_protocol.errors import (
     InternalError,
     InvalidParams,
@@ -323,6 +324,30 @@ async def test_a_failing_notification_handler_is_reported_and_does_not_stop_the_
     raw.send(b'{"jsonrpc":"2.0","method":"broken","params":{}}\n{"jsonrpc":"2.0","id":1,"method":"ping"}\n')
     assert (await raw.receive())["result"] == {}
     await wait_until(lambda: any("bad notification" in r for r in reports), "report")
+    raw.close()
+
+
+async def test_a_failing_fallback_is_reported_and_a_deferred_method_ignores_notifications() -> None:
+    reports: list[str] = []
+    seen: list[str] = []
+
+    def fallback(method: str, params: dict[str, Any]) -> None:
+        seen.append(method)
+        if method == "boom":
+            raise ValueError("fallback failed")
+
+    raw = await raw_peer(
+        {"later": Deferred(lambda params, reply: seen.append("deferred"))}, on_notification=fallback
+    )
+    raw.peer._report = reports.append
+    raw.send(
+        b'{"jsonrpc":"2.0","method":"boom","params":{}}\n'
+        b'{"jsonrpc":"2.0","method":"later","params":{}}\n'
+        b'{"jsonrpc":"2.0","method":"after","params":{}}\n'
+    )
+    await wait_until(lambda: "after" in seen, "the notification after the failure")
+    assert seen == ["boom", "after"], "the Deferred method's notification reached nobody"
+    assert any("fallback failed" in report for report in reports)
     raw.close()
 
 

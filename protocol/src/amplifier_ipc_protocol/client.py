@@ -35,7 +35,9 @@ class HostClient:
             request_id = current_request_id.get()
             if request_id is not None:
                 params = {**(params or {}), "request_id": request_id}
-        await self._peer.notify(method, params)
+        # Peer.notify's work, without a second coroutine: this is every streamed token.
+        if self._peer.notify_nowait(method, params):
+            await self._peer.drain()
 
     # -- state ------------------------------------------------------------
 

@@ -166,6 +166,7 @@ class Peer:
         outbox = self._outbox
         outbox.batching = True
         loads, dispatch, handlers = orjson.loads, self._dispatch, self._handlers
+        fallback = self._on_notification
         try:
             for line in splitter.feed(chunk):
                 if type(line) is bytes:
@@ -175,18 +176,21 @@ class Peer:
                         message = None
                     if type(message) is dict:
                         # Fast path for the bulk of traffic, streamed
-                        # notifications with a plain handler: no calls between.
+                        # notifications: straight to their handler or the fallback.
                         method = message.get("method")
                         if "id" not in message and method != m.CANCEL and type(method) is str:
                             params = message.get("params")
-                            handler = handlers.get(method)
-                            if (
-                                type(params) is dict
-                                and handler is not None
-                                and not isinstance(handler, Deferred)
-                            ):
+                            if type(params) is dict:
+                                handler = handlers.get(method)
                                 try:
-                                    result = handler(params)
+                                    if handler is None:
+                                        if fallback is None:
+                                            continue
+                                        result = fallback(method, params)
+                                    elif isinstance(handler, Deferred):
+                                        continue  # it answers requests only
+                                    else:
+                                        result = handler(params)
                                 except Exception as exc:
                                     self._notification_failed(method, exc)
                                     continue
@@ -254,15 +258,22 @@ class Peer:
 
     # -- sending ----------------------------------------------------------
 
-    def notify_nowait(self, method: str, params: dict[str, Any] | None = None) -> None:
+    def notify_nowait(self, method: str, params: dict[str, Any] | None = None) -> bool:
         """Queue a notification; it is written on the next loop iteration.
+        Returns True when much is queued: a producer should ``await drain()``.
 
         Raises ``InvalidParams`` when ``params`` cannot be encoded as JSON."""
         if params is None:
             message: dict[str, Any] = {"jsonrpc": "2.0", "method": method}
         else:
             message = {"jsonrpc": "2.0", "method": method, "params": params}
-        self._outbox.queue(encode_fast(message))
+        outbox = self._outbox
+        outbox.queue(encode_fast(message))
+        return outbox.drain_due
+
+    async def drain(self) -> None:
+        """Wait until the pipe has taken most of what was written."""
+        await self._outbox.drain()
 
     async def notify(self, method: str, params: dict[str, Any] | None = None) -> None:
         """Send a notification, waiting for the pipe only when much is queued."""
@@ -540,8 +551,10 @@ class Peer:
                     task.cancel()
             # cancel may also be handled by the owner (to log or clean up)
         handler = self._handlers.get(method)
+        if isinstance(handler, Deferred):
+            return  # it answers requests only
         try:
-            if handler is not None and not isinstance(handler, Deferred):
+            if handler is not None:
                 result = handler(params)
             elif self._on_notification is not None:
                 result = self._on_notification(method, params)
