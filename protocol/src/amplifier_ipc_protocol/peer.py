@@ -92,6 +92,10 @@ class Peer:
         self.name = name
         self._reader = reader
         self._handlers: dict[str, AnyHandler] = dict(handlers or {})
+        # The handlers a notification can reach (a Deferred answers requests only).
+        self._notified: dict[str, Handler] = {
+            method: handler for method, handler in self._handlers.items() if not isinstance(handler, Deferred)
+        }
         self._on_notification = on_notification
         self._report = report or (lambda text: _default_report(name, text))
         self._cancel_handlers_on_eof = cancel_handlers_on_eof
@@ -112,6 +116,10 @@ class Peer:
 
     def on(self, method: str, handler: AnyHandler) -> None:
         self._handlers[method] = handler
+        if isinstance(handler, Deferred):
+            self._notified.pop(method, None)
+        else:
+            self._notified[method] = handler
 
     @property
     def closed(self) -> bool:
@@ -165,7 +173,7 @@ class Peer:
         written in one go at the end."""
         outbox = self._outbox
         outbox.batching = True
-        loads, dispatch, handlers = orjson.loads, self._dispatch, self._handlers
+        loads, dispatch, handlers = orjson.loads, self._dispatch, self._notified
         fallback = self._on_notification
         try:
             for line in splitter.feed(chunk):
@@ -183,14 +191,14 @@ class Peer:
                             if type(params) is dict:
                                 handler = handlers.get(method)
                                 try:
-                                    if handler is None:
-                                        if fallback is None:
-                                            continue
-                                        result = fallback(method, params)
-                                    elif isinstance(handler, Deferred):
-                                        continue  # it answers requests only
-                                    else:
+                                    if handler is not None:
                                         result = handler(params)
+                                    elif method in self._handlers:
+                                        continue  # a Deferred: it answers requests only
+                                    elif fallback is not None:
+                                        result = fallback(method, params)
+                                    else:
+                                        continue
                                 except Exception as exc:
                                     self._notification_failed(method, exc)
                                     continue
