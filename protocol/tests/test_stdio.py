@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 import textwrap
+import time
+
+from amplifier_ipc_protocol import stdio
 
 # One short Python child; it finishes in well under this.
 CHILD_TIMEOUT_S = 60
+# How long a test waits for a process tree to be up.
+TREE_DEADLINE_S = 20.0
 
 PROTECT = textwrap.dedent(
     """
@@ -79,3 +86,24 @@ def test_terminate_children_without_children_returns_at_once() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=CHILD_TIMEOUT_S
     )
     assert done.stdout == "ok\n"
+
+
+def test_descendants_read_from_the_children_files_are_those_a_scan_of_every_process_finds() -> None:
+    # A child with two grandchildren, one of them with a child of its own.
+    tree = subprocess.Popen(
+        ["sh", "-c", "sleep 60 & sh -c 'sleep 60 & wait' & echo started; wait"],
+        stdout=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        assert tree.stdout is not None and tree.stdout.readline() == b"started\n"
+        deadline = time.monotonic() + TREE_DEADLINE_S
+        while len(stdio._children_of(os.getpid())) < 4 and time.monotonic() < deadline:
+            time.sleep(0.01)  # the inner sh starts its sleep on its own time
+        found = stdio._children_of(os.getpid())
+        assert len(found) == 4, found
+        assert sorted(found) == sorted(stdio._children_by_scan(os.getpid()))
+        assert found[0] == tree.pid, "the child first, its descendants after"
+    finally:
+        os.killpg(tree.pid, signal.SIGKILL)
+        tree.wait()

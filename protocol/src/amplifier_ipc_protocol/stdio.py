@@ -101,7 +101,45 @@ async def open_wire(wire_in: int, wire_out: int) -> tuple[object, object]:
 
 
 def _children_of(pid: int) -> list[int]:
-    """Every live descendant of ``pid`` (Linux /proc), deepest last."""
+    """Every live descendant of ``pid`` (Linux /proc), deepest last.
+
+    Read from each thread's ``children`` file, which costs a few reads; a
+    kernel without them has every process's ``stat`` read instead (about
+    3 ms with a hundred processes, at every service's exit)."""
+    found: list[int] = []
+    queue = [pid]
+    while queue:
+        current = queue.pop()
+        children = _direct_children(current)
+        if children is None:
+            return _children_by_scan(pid)
+        found.extend(children)
+        queue.extend(children)
+    return found
+
+
+def _direct_children(pid: int) -> list[int] | None:
+    """The children of ``pid`` from ``/proc/<pid>/task/*/children``; None when
+    the kernel has no such files. A process gone meanwhile has none."""
+    try:
+        threads = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return []
+    children: list[int] = []
+    for thread in threads:
+        try:
+            with open(f"/proc/{pid}/task/{thread}/children", "rb") as handle:
+                children.extend(int(child) for child in handle.read().split())
+        except FileNotFoundError:
+            if not os.path.exists(f"/proc/{pid}/task/{thread}"):
+                continue  # the thread ended
+            return None
+        except OSError:
+            continue
+    return children
+
+
+def _children_by_scan(pid: int) -> list[int]:
     parents: dict[int, list[int]] = {}
     try:
         entries = os.listdir("/proc")
