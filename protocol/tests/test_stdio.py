@@ -102,7 +102,12 @@ def test_descendants_read_from_the_children_files_are_those_a_scan_of_every_proc
             time.sleep(0.01)  # the inner sh starts its sleep on its own time
         found = stdio._children_of(os.getpid())
         assert len(found) == 4, found
-        assert sorted(found) == sorted(stdio._children_by_scan(os.getpid()))
+        scanned, queue = [], [os.getpid()]
+        while queue:
+            children = stdio._children_by_scan(queue.pop())
+            scanned += children
+            queue += children
+        assert sorted(found) == sorted(scanned)
         assert found[0] == tree.pid, "the child first, its descendants after"
     finally:
         os.killpg(tree.pid, signal.SIGKILL)

@@ -53,6 +53,8 @@ import time
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 
+from amplifier_ipc_protocol.stdio import direct_children
+
 from .subreaper import become_subreaper
 
 __all__ = [
@@ -69,8 +71,6 @@ __all__ = [
 # How often a wait for processes to exit looks again.
 EXIT_POLL_S = 0.01
 SESSION_VARIABLE = b"AMPLIFIER_SESSION_ID="
-
-_children_files: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,41 +103,6 @@ def _stat(pid: int) -> _Stat | None:
     return _Stat(fields[0].decode(), int(fields[1]), int(fields[2]), int(fields[3]), int(fields[19]))
 
 
-def _children(pid: int) -> list[int]:
-    """Direct children of ``pid`` (zombies included), from the children file of each of its threads."""
-    global _children_files
-    if _children_files is None:
-        _children_files = os.path.exists(f"/proc/self/task/{os.getpid()}/children")
-    if not _children_files:  # a kernel without CONFIG_PROC_CHILDREN
-        return _children_by_scan(pid)
-    try:
-        tids = os.listdir(f"/proc/{pid}/task")
-    except OSError:
-        return []
-    found: list[int] = []
-    for tid in tids:
-        try:
-            with open(f"/proc/{pid}/task/{tid}/children", "rb") as handle:
-                found.extend(int(child) for child in handle.read().split())
-        except OSError:
-            continue  # the thread ended
-    return found
-
-
-def _children_by_scan(pid: int) -> list[int]:
-    try:
-        entries = os.listdir("/proc")
-    except OSError:
-        return []
-    found = []
-    for entry in entries:
-        if entry.isdigit():
-            stat = _stat(int(entry))
-            if stat is not None and stat.ppid == pid:
-                found.append(int(entry))
-    return found
-
-
 def _ref(pid: int) -> ProcessRef | None:
     stat = _stat(pid)
     return None if stat is None else ProcessRef(pid, stat.start)
@@ -149,7 +114,7 @@ def process_tree(roots: Iterable[int]) -> set[ProcessRef]:
     pending = list(seen)
     found: set[ProcessRef] = set()
     while pending:
-        for child in _children(pending.pop()):
+        for child in direct_children(pending.pop()):
             if child in seen:
                 continue
             seen.add(child)
@@ -172,7 +137,7 @@ def _has_session_variable(pid: int, session_id: str) -> bool:
 def session_orphans(session_id: str, services: Collection[int]) -> set[ProcessRef]:
     """Live children of this process that carry ``session_id`` and are not ``services``, and all below them."""
     roots = []
-    for pid in _children(os.getpid()):
+    for pid in direct_children(os.getpid()):
         if pid in services:
             continue
         stat = _stat(pid)
@@ -224,7 +189,7 @@ def reap(refs: Iterable[ProcessRef] = ()) -> None:
     me = os.getpid()
     my_sid = os.getsid(0)
     known = {ref.pid: ref.start for ref in refs}
-    for pid in _children(me):
+    for pid in direct_children(me):
         stat = _stat(pid)
         if stat is None or stat.state != "Z" or stat.ppid != me:
             continue
