@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import sys
@@ -139,6 +140,25 @@ async def start_service(
     service.notifications = notifications
     peer.start()
     return service
+
+
+async def piped_to_service(
+    requests: list[dict[str, Any]], env: dict[str, str] | None = None
+) -> tuple[dict[Any, dict[str, Any]], int | None]:
+    """``requests`` piped into the sample service, then EOF, as ``echo REQUEST |
+    service`` does: its answers by id, and its exit code."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "sample_svc",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+        env={**service_env(), **(env or {})},
+    )
+    data = b"".join(json.dumps(request).encode() + b"\n" for request in requests)
+    out, _ = await asyncio.wait_for(process.communicate(data), DEADLINE_S)
+    return {answer["id"]: answer for answer in map(json.loads, out.splitlines())}, process.returncode
 
 
 async def stop_service(service: SampleService) -> None:

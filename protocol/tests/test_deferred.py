@@ -103,16 +103,24 @@ async def test_request_soon_hands_the_answer_or_the_error_to_its_callback() -> N
     await close_pair(left, right)
 
 
-async def test_request_soon_times_out_and_tells_the_other_side_to_cancel() -> None:
-    cancelled = asyncio.Event()
+def _slow_handler() -> tuple[Any, asyncio.Event, asyncio.Event]:
+    """A handler that waits longer than any test, and the events it sets when
+    it starts and when it is cancelled."""
+    started, cancelled = asyncio.Event(), asyncio.Event()
 
     async def slow(params: dict[str, Any]) -> None:
+        started.set()
         try:
             await asyncio.sleep(DEADLINE_S * 2)
         except asyncio.CancelledError:
             cancelled.set()
             raise
 
+    return slow, started, cancelled
+
+
+async def test_request_soon_times_out_and_tells_the_other_side_to_cancel() -> None:
+    slow, _, cancelled = _slow_handler()
     left, right = await peer_pair(right_handlers={"slow": slow})
     got: list[ProtocolError | None] = []
     left.request_soon("slow", {}, lambda result, error: got.append(error), timeout=0.1)
@@ -136,16 +144,7 @@ async def test_request_soon_fails_with_service_gone_when_the_other_side_closes()
 
 
 async def test_a_withdrawn_request_soon_sends_cancel_and_drops_its_answer() -> None:
-    started, cancelled = asyncio.Event(), asyncio.Event()
-
-    async def slow(params: dict[str, Any]) -> None:
-        started.set()
-        try:
-            await asyncio.sleep(DEADLINE_S * 2)
-        except asyncio.CancelledError:
-            cancelled.set()
-            raise
-
+    slow, started, cancelled = _slow_handler()
     left, right = await peer_pair(right_handlers={"slow": slow})
     got: list[Any] = []
     request_id = left.request_soon("slow", {}, lambda result, error: got.append(error), timeout=DEADLINE_S)

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 from amplifier_ipc_protocol import loops
-from protocol_testkit import DEADLINE_S, service_env
+from protocol_testkit import DEADLINE_S, piped_to_service
 
 pytestmark = pytest.mark.skipif(
     loops.loop_factory() is asyncio.new_event_loop, reason="uvloop is not installed here"
@@ -97,16 +97,13 @@ async def test_a_service_runs_on_uvloop_and_on_asyncio_when_told_to() -> None:
         "params": {"name": "echo", "input": {"text": "loop"}},
     }
     names = []
-    for extra in ({}, {loops.LOOP_ENV: "asyncio"}):
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "sample_svc",
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.DEVNULL,
-            env={**service_env(), **extra},
-        )
-        out, _ = await asyncio.wait_for(process.communicate(json.dumps(request).encode() + b"\n"), DEADLINE_S)
-        names.append(json.loads(out)["result"]["output"])
+    for env in ({}, {loops.LOOP_ENV: "asyncio"}):
+        answers, _ = await piped_to_service([request], env)
+        names.append(answers[1]["result"]["output"])
     assert names == ["uvloop", "asyncio"]
+
+
+def test_without_uvloop_installed_the_loop_is_asyncios(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(loops, "_LOOP_CLASS", None)
+    monkeypatch.setitem(sys.modules, "uvloop", None)  # makes ``import uvloop`` fail
+    assert loops.loop_factory() is asyncio.new_event_loop

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import os
-import sys
 from typing import Any
 
 import pytest
 from amplifier_ipc_protocol.errors import RequestCancelled
 from amplifier_ipc_protocol.framing import MAX_LINE_BYTES
-from protocol_testkit import DEADLINE_S, SampleService, service_env, start_service, stop_service, wait_until
+from protocol_testkit import (
+    DEADLINE_S,
+    SampleService,
+    piped_to_service,
+    start_service,
+    stop_service,
+    wait_until,
+)
 
 
 @pytest.fixture
@@ -72,15 +77,6 @@ async def test_the_service_exits_promptly_when_its_stdin_closes(service: SampleS
 async def test_requests_read_before_stdin_ends_are_answered_and_a_hung_one_is_not_waited_for() -> None:
     """``echo REQUEST | service`` answers (writing-services.md does it); a
     request still running after EOF_ANSWER_GRACE_S is cancelled, not awaited."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "sample_svc",
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.DEVNULL,
-        env=service_env(),
-    )
     requests = [
         {"jsonrpc": "2.0", "id": 1, "method": "describe"},
         {
@@ -96,13 +92,11 @@ async def test_requests_read_before_stdin_ends_are_answered_and_a_hung_one_is_no
             "params": {"name": "echo", "input": {"text": "sleep"}},
         },
     ]
-    data = b"".join(json.dumps(request).encode() + b"\n" for request in requests)
-    out, _ = await asyncio.wait_for(process.communicate(data), DEADLINE_S)
-    answers = {answer["id"]: answer for answer in map(json.loads, out.splitlines())}
+    answers, returncode = await piped_to_service(requests)
     assert answers[1]["result"]["name"] == "sample-svc"
     assert answers[2]["result"]["output"] == "hi"
     assert 3 not in answers or "error" in answers[3], "the hung request is not answered with a result"
-    assert process.returncode == 0
+    assert returncode == 0
 
 
 async def test_child_processes_the_service_started_are_terminated_when_it_exits(

@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "faults"))
 
 import faults_harness
 from amplifier_ipc_protocol import loops
+from amplifier_ipc_protocol.stdio import direct_children
 
 from amplifier_ipc.host import Host, SessionConfig
 
@@ -54,18 +55,7 @@ def open_fds() -> int:
 
 def children() -> list[int]:
     """Every process whose parent is this one (zombies included: an unreaped child is a leak too)."""
-    me = str(os.getpid())
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_bytes()
-        except OSError:
-            continue
-        if stat.rsplit(b")", 1)[-1].split()[1].decode() == me:
-            found.append(int(entry))
-    return found
+    return direct_children(os.getpid())
 
 
 def rss_mb() -> float:

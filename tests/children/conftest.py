@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from amplifier_ipc_protocol.stdio import direct_children
 
 from amplifier_ipc.host import Event, Host, HostLimits, ServiceSpec, SessionConfig, forkserver
 from amplifier_ipc.host.children import AgentResolver
@@ -181,19 +182,15 @@ def tool_names(request: dict[str, Any]) -> set[str]:
 def processes_started_here() -> list[int]:
     """Live processes whose parent is this test process (every service the Hosts
     started), apart from the fork server, which lives as long as this process."""
-    mine = os.getpid()
     servers = forkserver.server_pids()
     found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
+    for child in direct_children(os.getpid()):
         try:
-            stat = (entry / "stat").read_text()
+            state = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()[0]
         except OSError:
             continue
-        fields = stat.rsplit(")", 1)[1].split()
-        if int(fields[1]) == mine and fields[0] != "Z" and int(entry.name) not in servers:
-            found.append(int(entry.name))
+        if state != "Z" and child not in servers:
+            found.append(child)
     return found
 
 

@@ -106,21 +106,18 @@ def test_ctrl_c_at_an_empty_prompt_asks_before_exiting(cli: Any) -> None:
 def _services_of(pid: int) -> list[str]:
     """Names (comm) of the live child processes of the REPL process ``pid``,
     apart from the fork server (a forked service is named after its service)."""
-    from pathlib import Path
+    from amplifier_ipc_protocol.stdio import direct_children
 
     names = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
+    for child in direct_children(pid):
         try:
-            stat = (entry / "stat").read_text()
-            cmdline = (entry / "cmdline").read_bytes()
+            with open(f"/proc/{child}/stat") as stat_file, open(f"/proc/{child}/cmdline", "rb") as cmd_file:
+                stat, cmdline = stat_file.read(), cmd_file.read()
         except OSError:
             continue
-        fields = stat.rsplit(")", 1)[1].split()
         name = stat[stat.index("(") + 1 : stat.rindex(")")]
         fork_server = b"_zygote.py" in cmdline and name.startswith("python")
-        if int(fields[1]) == pid and fields[0] != "Z" and not fork_server:
+        if stat.rsplit(")", 1)[1].split()[0] != "Z" and not fork_server:
             names.append(name)
     return sorted(names)
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from amplifier_ipc_protocol.stdio import direct_children
 
 from amplifier_ipc.host import Host, forked, forkserver
 from amplifier_ipc.host.process import ServiceLog, ServiceProcess
@@ -311,15 +312,14 @@ def _children_of_this_process() -> list[tuple[int, str]]:
     """(pid, state) of every child of this process, zombies included, but the fork servers."""
     servers = forkserver.server_pids()
     found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) in servers:
+    for child in direct_children(os.getpid()):
+        if child in servers:
             continue
         try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            state = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()[0]
         except OSError:
             continue
-        if int(fields[1]) == os.getpid():
-            found.append((int(entry.name), fields[0]))
+        found.append((child, state))
     return found
 
 

@@ -95,9 +95,7 @@ class Waiter:
     def set_result(self, value: Any) -> None:
         self._settle(value, None)
 
-    def set_exception(self, error: BaseException) -> None:
-        if not isinstance(error, ProtocolError):
-            raise TypeError(f"a request can only fail with a ProtocolError, not {error!r}")
+    def set_exception(self, error: ProtocolError) -> None:
         self._settle(None, error)
 
     def _settle(self, value: Any, error: ProtocolError | None) -> None:

@@ -307,20 +307,8 @@ class Peer:
         ``RequestTimeout`` when ``timeout`` passes (the other side is sent a
         ``cancel``), and ``ServiceGone`` at once when the other side closes.
         """
-        if self._closed:
-            raise ServiceGone(
-                f"{self.name} is gone ({self.close_reason}); cannot send {method}",
-                data={"service": self.name},
-            )
-        request_id = self._next_id
-        self._next_id += 1
-        message: dict[str, Any] = {"jsonrpc": "2.0", "id": request_id, "method": method}
-        if params is not None:
-            message["params"] = params
-        data = encode_fast(message)
         future: asyncio.Future[Any] = self._loop.create_future()
-        self._pending[request_id] = (future, method)
-        self._outbox.send(data)
+        request_id = self._send_request(method, params, future)
         timer = None
         if timeout is not None:
             timer = self._loop.call_later(timeout, self._expire, request_id, method, timeout)
@@ -349,6 +337,16 @@ class Peer:
         answer is read (or it times out, or the other side closes). No task, no
         wait: for passing a request on. Returns the request's id, for
         ``cancel_request``. Raises ``ServiceGone`` when the other side has closed."""
+        waiter = Waiter(answer)
+        request_id = self._send_request(method, params, waiter)
+        if timeout is not None:
+            waiter.timer = self._loop.call_later(timeout, self._expire, request_id, method, timeout)
+        return request_id
+
+    def _send_request(
+        self, method: str, params: dict[str, Any] | None, settle: asyncio.Future[Any] | Waiter
+    ) -> int:
+        """Write a request whose answer will settle ``settle``; its id."""
         if self._closed:
             raise ServiceGone(
                 f"{self.name} is gone ({self.close_reason}); cannot send {method}",
@@ -359,12 +357,9 @@ class Peer:
         message: dict[str, Any] = {"jsonrpc": "2.0", "id": request_id, "method": method}
         if params is not None:
             message["params"] = params
-        data = encode_fast(message)
-        waiter = Waiter(answer)
-        self._pending[request_id] = (waiter, method)
+        data = encode_fast(message)  # raises before anything is recorded or sent
+        self._pending[request_id] = (settle, method)
         self._outbox.send(data)
-        if timeout is not None:
-            waiter.timer = self._loop.call_later(timeout, self._expire, request_id, method, timeout)
         return request_id
 
     def cancel_request(self, request_id: int, reason: str) -> None:

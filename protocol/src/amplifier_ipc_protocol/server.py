@@ -108,10 +108,9 @@ class Server:
         self.package = package
         self.name = name or package.replace("_", "-")
         self._discovered: Discovered | None = None
-        self._tool_sets: dict[str, Component] = {}
-        self._tool_specs: list[dict[str, Any]] | None = None
-        # Tool name -> (spec, component): one lookup per tool.execute.
-        self._tools: dict[str, tuple[dict[str, Any], Component]] = {}
+        # Tool name -> (spec, component, whether it is a tool set's), in the
+        # order described; None until the tools are listed.
+        self._tools: dict[str, tuple[dict[str, Any], Component, bool]] | None = None
         self._applied_config: dict[str, Any] | None = None
         self._peer: Peer | None = None
         self._host: HostClient | None = None
@@ -290,10 +289,7 @@ class Server:
         return out
 
     async def _list_tools(self, found: Discovered) -> list[dict[str, Any]]:
-        specs: list[dict[str, Any]] = []
-        seen: set[str] = set()
-        self._tool_sets.clear()
-        tools: dict[str, tuple[dict[str, Any], Component]] = {}
+        tools: dict[str, tuple[dict[str, Any], Component, bool]] = {}
         for component in found.of_kind("tool"):
             instance = component.instance
             if hasattr(instance, "list_tools"):
@@ -306,32 +302,26 @@ class Server:
                         check_object_schema(spec.get("input_schema"), owner=f"tool {spec.get('name')}")
                     except ValueError as exc:
                         raise InternalError(str(exc)) from None
-                    if spec.get("name") in seen:
+                    if spec.get("name") in tools:
                         raise InternalError(f"{self.name} lists tool {spec.get('name')!r} twice")
-                    seen.add(spec["name"])
-                    self._tool_sets[spec["name"]] = component
-                    tools[spec["name"]] = (spec, component)
-                    specs.append(spec)
+                    tools[spec["name"]] = (spec, component, True)
                 continue
             schema = instance.input_schema
             try:
                 check_object_schema(schema, owner=f"tool {component.name}")
             except ValueError as exc:
                 raise InternalError(str(exc)) from None
-            if component.name in seen:
+            if component.name in tools:
                 raise InternalError(f"{self.name} lists tool {component.name!r} twice")
-            seen.add(component.name)
             description = component.mark.options.get("description")
             spec = {
                 "name": component.name,
                 "description": description or getattr(instance, "description", "") or "",
                 "input_schema": schema,
             }
-            tools[component.name] = (spec, component)
-            specs.append(spec)
+            tools[component.name] = (spec, component, False)
         self._tools = tools
-        self._tool_specs = specs
-        return specs
+        return [spec for spec, _, _ in tools.values()]
 
     async def _configure(self, params: dict[str, Any]) -> dict[str, Any]:
         config = params.get("config", {})
@@ -396,19 +386,21 @@ class Server:
             raise InvalidParams("tool.execute needs a tool name")
         if not isinstance(tool_input, dict):
             raise InvalidParams(f"input for tool {name} must be an object")
-        if self._tool_specs is None:
+        tools = self._tools
+        if tools is None:
             await self._list_tools(self._load())
-        found = self._tools.get(name)
+            tools = self._tools or {}
+        found = tools.get(name)
         if found is None:
-            known = ", ".join(s["name"] for s in self._tool_specs or []) or "none"
+            known = ", ".join(tools) or "none"
             raise ComponentNotFound(f"{self.name} has no tool named {name!r} (it has: {known})")
-        spec, component = found
+        spec, component, in_tool_set = found
         try:
             validate(tool_input, spec["input_schema"], "input")
         except SchemaViolation as exc:
             raise InvalidParams(f"invalid input for tool {name}: {exc}", data={"field": exc.path}) from None
         try:
-            if name in self._tool_sets:
+            if in_tool_set:
                 result = await component.instance.execute(tool_input, name=name)
             else:
                 result = await component.instance.execute(tool_input)

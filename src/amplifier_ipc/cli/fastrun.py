@@ -16,7 +16,6 @@ when ``parse`` reads the command line exactly as click did.
 from __future__ import annotations
 
 import os
-import sys
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -166,10 +165,9 @@ def run_cached(args: list[str]) -> None:
         return
     values = parsed.values()
     output = values["output"]
-    interactive = output == "text" and sys.stdin.isatty() and sys.stdout.isatty()
-    if not interactive:
-        # Nobody can answer: approvals follow --approval, and deny by default (as run does).
-        config.approval_mode = values["approval"] or "deny"
+    from .single import settle_approvals
+
+    interactive = settle_approvals(config, output, values["approval"])
     from ..host import early
 
     config = early.start(config)

@@ -151,7 +151,6 @@ def run(
         fail("no prompt given", "give a PROMPT argument or pipe one on stdin", EXIT_USAGE)
     cwd = (working_dir or Path.cwd()).resolve()
     resumed = resolve_session(session_ref, continue_, cwd)
-    interactive = output == "text" and sys.stdin.isatty() and sys.stdout.isatty()
     request = RunRequest(
         agent=agent or (resumed or {}).get("agent"),
         add_behaviors=list(add_behaviors),
@@ -167,9 +166,9 @@ def run(
         from . import fastrun
 
         fastrun.remember(built, locals())  # for the next run with these flags (fastrun.py)
-    if not interactive:
-        # Nobody can answer: approvals follow --approval, and deny by default; never a silent approve.
-        built.config.approval_mode = approval or "deny"
+    from .single import registry_resolver, run_turn, settle_approvals
+
+    interactive = settle_approvals(built.config, output, approval)
     if repl:
         from .repl import run_repl
 
@@ -178,8 +177,6 @@ def run(
 
     built.config = early.start(built.config)  # the services start while the Host is imported
     from amplifier_ipc_protocol import loops
-
-    from .single import registry_resolver, run_turn
 
     code = loops.run(
         run_turn(

@@ -10,12 +10,31 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["MAX_PROMPT_BYTES", "ask_on_terminal", "choose", "lazy_resolver", "registry_resolver", "run_turn"]
+__all__ = [
+    "MAX_PROMPT_BYTES",
+    "ask_on_terminal",
+    "choose",
+    "lazy_resolver",
+    "registry_resolver",
+    "run_turn",
+    "settle_approvals",
+]
 
 # 1 MiB of text is ~250k tokens, more than the largest context windows in common
 # use: a bigger prompt cannot be answered, so it is refused before a session or a
 # paid request exists.
 MAX_PROMPT_BYTES = 1024 * 1024
+
+
+def settle_approvals(config: Any, output: str, approval: str | None) -> bool:
+    """Whether someone at a terminal can answer approvals; when nobody can,
+    they follow ``--approval``, deny by default, never a silent approve."""
+    import sys
+
+    interactive = output == "text" and sys.stdin.isatty() and sys.stdout.isatty()
+    if not interactive:
+        config.approval_mode = approval or "deny"
+    return interactive
 
 
 def choose(options: list[str], answer: str, default: str) -> str | None:

@@ -248,13 +248,10 @@ class Router:
     def _tool_send(
         self, target: ServiceProcess, service: str, name: str, params: dict[str, Any], reply: Reply
     ) -> None:
-        running = self.running_tools
-        running[name] += 1
+        self.running_tools[name] += 1
 
         def answered(result: Any, error: ProtocolError | None) -> None:
-            running[name] -= 1
-            if running[name] <= 0:
-                del running[name]
+            self._tool_ended(name)
             if error is None:
                 reply.result(result)
             elif isinstance(error, RequestTimeout):
@@ -287,12 +284,16 @@ class Router:
             return
 
         def withdrawn() -> None:
-            running[name] -= 1
-            if running[name] <= 0:
-                del running[name]
+            self._tool_ended(name)
             target.peer.cancel_request(request_id, "cancelled by caller")
 
         reply.on_cancel = withdrawn
+
+    def _tool_ended(self, name: str) -> None:
+        running = self.running_tools
+        running[name] -= 1
+        if running[name] <= 0:
+            del running[name]
 
     # -- hooks ------------------------------------------------------------------
 
