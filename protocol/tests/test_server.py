@@ -272,6 +272,53 @@ async def test_describe_of_a_package_with_a_broken_module_is_an_error_naming_it(
         await service.close()
 
 
+async def test_components_are_imported_before_the_first_request_and_only_once(tmp_path: Path) -> None:
+    """A service started ahead of its turn (pre-spawn, the CLI's early fork)
+    imports its components while it waits, so describe finds them loaded."""
+    imports = tmp_path / "imports.log"
+    package = make_package(
+        tmp_path,
+        {
+            "tools/counted.py": f"""
+                with open({str(imports)!r}, "a") as log:
+                    log.write("imported\\n")
+
+                from amplifier_ipc_protocol import tool
+
+                @tool
+                async def counted() -> str:
+                    \"\"\"Says so.\"\"\"
+                    return "counted"
+            """,
+        },
+    )
+    service = await serve_in_process(package)
+    try:
+        await wait_until(imports.exists, "the components imported before any request")
+        described = await service.call("describe")
+        await service.call("describe")
+        assert [t["name"] for t in described["capabilities"]["tools"]] == ["counted"]
+        assert imports.read_text() == "imported\n"
+    finally:
+        await service.close()
+
+
+async def test_a_broken_module_is_imported_once_and_every_describe_names_it(tmp_path: Path) -> None:
+    imports = tmp_path / "imports.log"
+    broken = f"with open({str(imports)!r}, 'a') as log:\n    log.write('tried\\n')\nraise RuntimeError('cannot start')\n"
+    package = make_package(tmp_path, {"tools/broken.py": broken})
+    service = await serve_in_process(package)
+    try:
+        for _ in range(2):
+            with pytest.raises(
+                InternalError, match=r"tools.broken failed to import: RuntimeError: cannot start"
+            ):
+                await service.call("describe")
+        assert imports.read_text() == "tried\n"
+    finally:
+        await service.close()
+
+
 TOOL_SET = """
 from amplifier_ipc_protocol import tool
 

@@ -348,3 +348,42 @@ def test_a_config_json_cannot_hold_exactly_is_never_kept(
     built.config.orchestrator_config["from_yaml"] = value
     assert not runcache.store(OPTIONS, str(project), home_copy, built)
     assert _entries(home_copy) == []
+
+
+# What a single-shot run never imports (issue 4: import only what a command needs),
+# and what one from a kept config does not import either: the registry and click
+# (and PyYAML, when a definition is read) are what the kept config saves; shutil brings lzma and bz2 with it.
+NEVER_IN_A_SINGLE_SHOT = ("prompt_toolkit", "pydantic")
+NOT_FROM_A_KEPT_CONFIG = ("click", "yaml", "amplifier_ipc.registry.session", "shutil", "lzma", "bz2")
+MODULES_PROBE = """
+import atexit, os, sys
+def dump():
+    with open(os.environ["MODULES_OUT"], "w") as out:
+        out.write("\\n".join(sorted(sys.modules)))
+atexit.register(dump)
+sys.argv = ["amplifier-ipc", *sys.argv[1:]]
+from amplifier_ipc.cli.main import main
+main()
+"""
+
+
+def test_a_single_shot_run_imports_only_what_it_needs(cli: Cli) -> None:
+    import subprocess
+    import sys
+
+    script = cli.script("- text: 'Hello.'\n")
+    record = cli.cwd / "modules.txt"
+    env = {**cli.env, "MODULES_OUT": str(record)}
+    argv = [sys.executable, "-c", MODULES_PROBE, "run", "--agent", "minimal", "--provider", "scripted"]
+    argv += ["-C", f"scripted.script={script}", "--output", "json", "hello"]
+    imported = []
+    for _ in range(2):  # resolved, then from the kept config
+        done = subprocess.run(argv, env=env, cwd=cli.cwd, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert json_lines(done.stdout)[-1]["response"] == "Hello."
+        imported.append(set(record.read_text().split()))
+    resolved, kept = imported
+    assert "click" in resolved and "amplifier_ipc.host.host" in kept  # the probe sees the run's modules
+    assert not resolved & set(NEVER_IN_A_SINGLE_SHOT), sorted(resolved & set(NEVER_IN_A_SINGLE_SHOT))
+    unwanted = kept & {*NEVER_IN_A_SINGLE_SHOT, *NOT_FROM_A_KEPT_CONFIG}
+    assert not unwanted, sorted(unwanted)

@@ -14,6 +14,7 @@ configuration, ``{}`` until the Host sends some). A component may also define
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import os
 import sys
@@ -108,6 +109,8 @@ class Server:
         self.package = package
         self.name = name or package.replace("_", "-")
         self._discovered: Discovered | None = None
+        # Why discovery failed, kept for describe to answer with (nothing is imported twice).
+        self._load_problems: list[str] | None = None
         # Tool name -> (spec, component, whether it is a tool set's), in the
         # order described; None until the tools are listed.
         self._tools: dict[str, tuple[dict[str, Any], Component, bool]] | None = None
@@ -160,6 +163,11 @@ class Server:
         )
         self._peer = peer
         self._host = HostClient(peer)
+        # Components are imported now, before the first request is read: a
+        # service started ahead of its turn (a pre-spawn, the CLI's early
+        # fork) is ready when describe comes instead of starting then.
+        with contextlib.suppress(InternalError):
+            self._load()
         reading = peer.start()
         stopping = asyncio.ensure_future(self._stopping.wait())
         await asyncio.wait({reading, stopping}, return_when=asyncio.FIRST_COMPLETED)
@@ -225,13 +233,16 @@ class Server:
 
     def _load(self) -> Discovered:
         if self._discovered is None:
-            try:
-                found = discover(self.package)
-            except DiscoveryError as exc:
+            if self._load_problems is None:
+                try:
+                    found = discover(self.package)
+                except DiscoveryError as exc:
+                    self._load_problems = exc.problems
+            if self._load_problems is not None:
                 raise InternalError(
-                    f"{self.name} failed to load its components: " + "; ".join(exc.problems),
-                    data={"problems": exc.problems},
-                ) from None
+                    f"{self.name} failed to load its components: " + "; ".join(self._load_problems),
+                    data={"problems": self._load_problems},
+                )
             for component in found.components:
                 try:
                     component.instance.host = self._host

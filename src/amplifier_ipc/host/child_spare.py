@@ -12,7 +12,6 @@ child's turn, so every process still serves one turn only.
 
 from __future__ import annotations
 
-import shutil
 from typing import TYPE_CHECKING, Any
 
 from .config import ServiceSpec, SessionConfig
@@ -65,4 +64,6 @@ class SpareChild:
             return
         await host.close()
         if not host.store.exists:
+            import shutil  # not at the top: it imports lzma and bz2, a single-shot run's cost
+
             shutil.rmtree(host.store.directory, ignore_errors=True)
