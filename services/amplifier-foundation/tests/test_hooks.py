@@ -140,6 +140,83 @@ async def test_status_context_injects_cwd_git_status_and_date_ephemerally(
     )
 
 
+# Generous: git status in a fresh repository takes milliseconds, but CI shares 2 cores.
+GIT_DEADLINE_S = 20.0
+
+
+def _counting_git(folder: Path) -> tuple[dict[str, str], Path]:
+    """A ``git`` first on PATH that notes each run, then runs the real one."""
+    import os
+    import shutil
+
+    real = shutil.which("git")
+    assert real is not None
+    runs = folder / "git-runs.log"
+    bin_dir = folder / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "git").write_text(f'#!/bin/sh\necho "$@" >> {runs}\nexec {real} "$@"\n')
+    (bin_dir / "git").chmod(0o755)
+    return {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}, runs
+
+
+async def _counted_host(tmp_path: Path, workdir: Path) -> tuple[FakeHost, Path]:
+    from amplifier_ipc_protocol.testing import python_module, service_env
+
+    extra, runs = _counting_git(tmp_path)
+    home = tmp_path / "home"
+    env = service_env(home=home, amplifier_home=home, extra=extra)
+    host = await FakeHost.spawn(python_module("amplifier_foundation"), cwd=workdir, env=env)
+    await host.describe_service(None)
+    return host, runs
+
+
+async def _wait_until(condition: Any, what: str) -> None:
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + GIT_DEADLINE_S
+    while not condition():
+        assert loop.time() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.01)
+
+
+def _runs(log: Path) -> int:
+    return len(log.read_text().splitlines()) if log.exists() else 0
+
+
+async def test_status_context_starts_git_status_with_the_turn_and_the_provider_call_takes_it(
+    tmp_path: Path, workdir: Path
+) -> None:
+    subprocess.run(["git", "init", "-q", str(workdir)], check=True)
+    (workdir / "before.txt").write_text("x")
+    host, runs = await _counted_host(tmp_path, workdir)
+    try:
+        assert (await emit(host, "status_context", "execution:start", {}))["action"] == "CONTINUE"
+        await _wait_until(lambda: _runs(runs) == 1, "git status started before any provider call")
+        result = await emit(host, "status_context", "provider:request", {"iteration": 1})
+        assert "?? before.txt" in result["context_injection"]
+        assert _runs(runs) == 1, "the provider call took the status started with the turn"
+    finally:
+        await host.close()
+
+
+async def test_status_context_after_a_tool_call_shows_what_the_tool_changed(
+    tmp_path: Path, workdir: Path
+) -> None:
+    subprocess.run(["git", "init", "-q", str(workdir)], check=True)
+    host, runs = await _counted_host(tmp_path, workdir)
+    try:
+        await emit(host, "status_context", "execution:start", {})
+        await _wait_until(lambda: _runs(runs) == 1, "git status started with the turn")
+        (workdir / "written-by-a-tool.txt").write_text("x")
+        await emit(host, "status_context", "tool:post", {"tool_name": "write_file"})
+        result = await emit(host, "status_context", "provider:request", {"iteration": 1})
+        assert "?? written-by-a-tool.txt" in result["context_injection"]
+        assert _runs(runs) == 2, "one started with the turn (then stopped), one after the tool"
+    finally:
+        await host.close()
+
+
 async def test_todo_reminder_lists_open_todos_and_stays_quiet_when_all_are_done(start_host: Any) -> None:
     host: FakeHost = await start_host()
     assert (await emit(host, "todo_reminder", "provider:request", {}))["action"] == "CONTINUE"
