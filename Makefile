@@ -20,6 +20,18 @@ LOCAL_VENV := $(CURDIR)/services/amplifier-local/.venv
 WHEELHOUSE := $(CURDIR)/.wheels
 LLAMA_CPP_SPEC := llama-cpp-python>=0.3.36,<0.4
 export UV_FIND_LINKS := $(WHEELHOUSE)
+# llama.cpp builds with -march=native, which turns its AMX kernels on where the
+# CPU advertises AMX; in a VM whose kernel does not grant the tile state the
+# first real prompt dies with SIGILL (seen here, on a Xeon guest). GCC keeps an
+# explicit -mno-* over what -march=native implies, so the build stays native
+# otherwise. The stamp names the flags: a wheelhouse built without them is rebuilt.
+ifeq ($(shell uname -m),x86_64)
+LLAMA_CPP_FLAGS := -mno-amx-tile -mno-amx-int8 -mno-amx-bf16
+LLAMA_CPP_BUILD := $(WHEELHOUSE)/.built-no-amx
+else
+LLAMA_CPP_FLAGS :=
+LLAMA_CPP_BUILD := $(WHEELHOUSE)/.built
+endif
 
 setup: $(UV) $(LOCAL_VENV)/.built
 	$(UV) sync --all-packages --compile-bytecode --quiet
@@ -30,15 +42,20 @@ setup: $(UV) $(LOCAL_VENV)/.built
 # The offline model's own venv (not a workspace member): llama-cpp-python
 # builds llama.cpp from source, about 6 minutes on 2 cores, once; uv caches
 # the wheel, so the registry's install of the same service reuses it.
-$(WHEELHOUSE)/.built:
+# --no-cache-dir: pip's own wheel cache does not know the flags, and would hand
+# back a build made without them.
+$(LLAMA_CPP_BUILD):
 	mkdir -p $(WHEELHOUSE)
+	rm -f $(WHEELHOUSE)/llama_cpp_python-*.whl $(WHEELHOUSE)/.built*
 	@echo "Building llama.cpp for the offline model (about 6 minutes on 2 cores, once)..."
-	CMAKE_BUILD_PARALLEL_LEVEL=2 $(PYTHON) -m pip wheel --quiet --no-deps --wheel-dir $(WHEELHOUSE) "$(LLAMA_CPP_SPEC)"
+	CFLAGS="$(LLAMA_CPP_FLAGS)" CXXFLAGS="$(LLAMA_CPP_FLAGS)" CMAKE_BUILD_PARALLEL_LEVEL=2 \
+		$(PYTHON) -m pip wheel --quiet --no-cache-dir --no-deps --wheel-dir $(WHEELHOUSE) "$(LLAMA_CPP_SPEC)"
 	touch $@
 
-$(LOCAL_VENV)/.built: $(UV) $(WHEELHOUSE)/.built services/amplifier-local/pyproject.toml protocol/pyproject.toml
+$(LOCAL_VENV)/.built: $(UV) $(LLAMA_CPP_BUILD) services/amplifier-local/pyproject.toml protocol/pyproject.toml
 	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(LOCAL_VENV)
 	CMAKE_BUILD_PARALLEL_LEVEL=2 $(UV) pip install --quiet --compile-bytecode \
+		--reinstall-package llama-cpp-python \
 		--python $(LOCAL_VENV)/bin/python -e protocol -e services/amplifier-local
 	touch $@
 
