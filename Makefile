@@ -1,16 +1,20 @@
 # The commands the README gives. Everything a test needs is installed here.
 SHELL := /bin/bash
 PYTHON ?= python3
-UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
+# make runs the uv that uv.lock pins, the one the venv gets and the registry and
+# the tests run, never another uv on the machine: each uv version keeps its own
+# cache, and a test that installs offline finds only what its uv version cached.
+UV_VERSION := $(shell sed -n '/^name = "uv"$$/{n;s/^version = "\(.*\)"$$/\1/p;}' uv.lock)
+TOOLS := $(CURDIR)/.tools/uv-$(UV_VERSION)
+UV := $(TOOLS)/bin/uv
 VENV := $(CURDIR)/.venv
 BIN := $(VENV)/bin
 
 .PHONY: setup test lint bench demo clean
 
-# uv itself comes from PyPI when the machine does not have it.
-$(CURDIR)/.tools/bin/uv:
-	$(PYTHON) -m venv $(CURDIR)/.tools
-	$(CURDIR)/.tools/bin/pip install --quiet uv
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet "uv==$(UV_VERSION)"
 
 LOCAL_VENV := $(CURDIR)/services/amplifier-local/.venv
 # llama-cpp-python is built from source once into this wheelhouse; every venv
