@@ -24,6 +24,7 @@ from amplifier_ipc_protocol import loops
 from amplifier_ipc.host import Host, HostLimits, ServiceSpec, SessionConfig, forked, forkserver
 
 from ._common import floor_command
+from .skeleton import skeleton_round_trip_us
 
 SERVICES_DIR = Path(__file__).resolve().parents[1] / "services"
 COLD_TURNS = 7
@@ -231,6 +232,43 @@ async def raw_round_trip_us() -> float:
     return elapsed / RAW_ROUND_TRIPS * 1e6
 
 
+# A middle process relaying each line to an echoing child and its answer back,
+# with blocking reads and writes: the orchestrator -> Host -> tool chain with no work done.
+_RELAY_CHILD = (
+    "import os, subprocess, sys\n"
+    "echo = subprocess.Popen([sys.executable, '-c', sys.argv[1]], stdin=subprocess.PIPE, stdout=subprocess.PIPE)\n"
+    "out, back = echo.stdin.fileno(), echo.stdout.fileno()\n"
+    "while line := os.read(0, 65536):\n    os.write(out, line)\n    os.write(1, os.read(back, 65536))\n"
+    "echo.stdin.close()\necho.wait()\n"
+)
+
+
+async def chain_round_trip_us() -> float:
+    """One round trip through a blocking relay to a blocking echo: the routed
+    call's three processes and four pipe hops, without any of their work."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        _RELAY_CHILD,
+        _ECHO_CHILD,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert process.stdin is not None and process.stdout is not None
+    line = b'{"jsonrpc":"2.0","id":1,"method":"tool.execute","params":{"name":"echo","input":{"text":"x"}}}\n'
+    for _ in range(100):
+        process.stdin.write(line)
+        await process.stdout.readline()
+    start = time.perf_counter()
+    for _ in range(RAW_ROUND_TRIPS):
+        process.stdin.write(line)
+        await process.stdout.readline()
+    elapsed = time.perf_counter() - start
+    process.stdin.close()
+    await process.wait()
+    return elapsed / RAW_ROUND_TRIPS * 1e6
+
+
 async def asyncio_round_trip_us() -> float:
     """One round trip to a child that, like every service, reads and writes with asyncio."""
     from .bench_protocol import _finish, _raw_echo
@@ -249,14 +287,17 @@ async def asyncio_round_trip_us() -> float:
 async def bench_tool_call(root: Path) -> list[dict[str, Any]]:
     """Rounds of (floor, routed calls), interleaved so both see the same load;
     the medians of the rounds are compared."""
-    floors, asyncio_floors, values = [], [], []
+    floors, chain_floors, skeletons, asyncio_floors, values = [], [], [], [], []
     host = Host(_config(root / "tools", [{"text": "hi"}], core={"bench_tool_calls": TOOL_CALLS}))
     for _ in range(TOOL_CALL_ROUNDS):
         floors.append(await raw_round_trip_us())
+        chain_floors.append(await chain_round_trip_us())
+        skeletons.append(await skeleton_round_trip_us(RAW_ROUND_TRIPS))
         asyncio_floors.append(await asyncio_round_trip_us())
         values.append(float((await _turn(host))["response"]))
     await host.close()
     value, floor = statistics.median(values), statistics.median(floors)
+    chain_floor, skeleton = statistics.median(chain_floors), statistics.median(skeletons)
     asyncio_floor = statistics.median(asyncio_floors)
     spread = (
         f"rounds: routed {min(values):.0f}-{max(values):.0f} us, floor {min(floors):.0f}-{max(floors):.0f} us"
@@ -271,6 +312,25 @@ async def bench_tool_call(root: Path) -> list[dict[str, Any]]:
             "budget": f"<= {TOOL_CALL_BUDGET_RATIO}x floor (one raw pipe round trip)",
             "within": value / floor <= TOOL_CALL_BUDGET_RATIO,
             "note": f"floor: a child echoing with blocking reads and writes; {spread}",
+        },
+        {
+            "name": "reference: the routed tool call against a blocking relay chain (3 processes, 4 pipe hops, no work)",
+            "value": round(value, 1),
+            "unit": "us",
+            "floor": round(chain_floor, 1),
+            "ratio": round(value / chain_floor, 2),
+            "budget": "none (the chain's own ratio to the raw round trip is the structure's share of the budget)",
+            "note": f"the chain alone is {chain_floor / floor:.2f}x the raw round trip",
+        },
+        {
+            "name": "reference: a skeleton of the chain (parse, route, renumber, serialise; nothing else), against the floor",
+            "value": round(skeleton, 1),
+            "unit": "us",
+            "floor": round(floor, 1),
+            "ratio": round(skeleton / floor, 2),
+            "budget": "none (the least three Python processes can do; tests/bench/skeleton.py)",
+            "note": f"the routed call is {value / skeleton:.2f}x the skeleton; "
+            f"rounds: {min(skeletons):.0f}-{max(skeletons):.0f} us",
         },
         {
             "name": "reference: the routed tool call against a round trip to an asyncio child",
