@@ -19,7 +19,8 @@ import importlib
 import os
 import sys
 import traceback
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 from . import methods as m
 from .client import HostClient
@@ -27,7 +28,7 @@ from .content import list_content, read_content
 from .discovery import Component, Discovered, DiscoveryError, discover
 from .errors import ComponentNotFound, InternalError, InvalidParams, ProtocolError
 from .peer import Peer
-from .schema import SchemaViolation, check_object_schema, validate
+from .schema import SchemaViolation, check_object_schema, compiled
 
 __all__ = ["Server"]
 
@@ -102,6 +103,15 @@ def _check_raw_request(request: dict[str, Any]) -> None:
         raise InvalidParams("invalid chat request: 'tools' must be a list of objects with a string 'name'")
 
 
+class _Tool(NamedTuple):
+    spec: dict[str, Any]
+    component: Component
+    in_tool_set: bool
+    """The component is a tool set: its execute is told the tool's name."""
+    check_input: Callable[[Any], None]
+    """Raises SchemaViolation for input the spec's schema refuses (compiled once)."""
+
+
 class Server:
     """Serves one service package: ``Server("amplifier_foundation").run()``."""
 
@@ -111,9 +121,8 @@ class Server:
         self._discovered: Discovered | None = None
         # Why discovery failed, kept for describe to answer with (nothing is imported twice).
         self._load_problems: list[str] | None = None
-        # Tool name -> (spec, component, whether it is a tool set's), in the
-        # order described; None until the tools are listed.
-        self._tools: dict[str, tuple[dict[str, Any], Component, bool]] | None = None
+        # Tool name -> its entry, in the order described; None until the tools are listed.
+        self._tools: dict[str, _Tool] | None = None
         self._applied_config: dict[str, Any] | None = None
         self._peer: Peer | None = None
         self._host: HostClient | None = None
@@ -300,7 +309,7 @@ class Server:
         return out
 
     async def _list_tools(self, found: Discovered) -> list[dict[str, Any]]:
-        tools: dict[str, tuple[dict[str, Any], Component, bool]] = {}
+        tools: dict[str, _Tool] = {}
         for component in found.of_kind("tool"):
             instance = component.instance
             if hasattr(instance, "list_tools"):
@@ -315,7 +324,9 @@ class Server:
                         raise InternalError(str(exc)) from None
                     if spec.get("name") in tools:
                         raise InternalError(f"{self.name} lists tool {spec.get('name')!r} twice")
-                    tools[spec["name"]] = (spec, component, True)
+                    tools[spec["name"]] = _Tool(
+                        spec, component, True, compiled(spec["input_schema"], "input")
+                    )
                 continue
             schema = instance.input_schema
             try:
@@ -330,9 +341,9 @@ class Server:
                 "description": description or getattr(instance, "description", "") or "",
                 "input_schema": schema,
             }
-            tools[component.name] = (spec, component, False)
+            tools[component.name] = _Tool(spec, component, False, compiled(schema, "input"))
         self._tools = tools
-        return [spec for spec, _, _ in tools.values()]
+        return [tool.spec for tool in tools.values()]
 
     async def _configure(self, params: dict[str, Any]) -> dict[str, Any]:
         config = params.get("config", {})
@@ -405,9 +416,9 @@ class Server:
         if found is None:
             known = ", ".join(tools) or "none"
             raise ComponentNotFound(f"{self.name} has no tool named {name!r} (it has: {known})")
-        spec, component, in_tool_set = found
+        _, component, in_tool_set, check_input = found
         try:
-            validate(tool_input, spec["input_schema"], "input")
+            check_input(tool_input)
         except SchemaViolation as exc:
             raise InvalidParams(f"invalid input for tool {name}: {exc}", data={"field": exc.path}) from None
         try:
