@@ -13,6 +13,7 @@ BIN := $(VENV)/bin
 .PHONY: setup test lint bench demo clean
 
 $(UV):
+	@test -n "$(UV_VERSION)" || { echo "uv.lock pins no uv version (amplifier-ipc depends on uv): run 'uv lock'" >&2; exit 2; }
 	$(PYTHON) -m venv $(TOOLS)
 	$(TOOLS)/bin/pip install --quiet "uv==$(UV_VERSION)"
 
