@@ -213,3 +213,18 @@ def test_a_compiled_check_agrees_with_validate_on_any_schema_and_value(
 ) -> None:
     expected = _outcome(lambda v: validate(v, schema, "input"), value)
     assert _outcome(compiled(schema, "input"), value) == expected
+
+
+@pytest.mark.parametrize(
+    ("schema", "value"),
+    [
+        ({"pattern": "("}, 5),  # the pattern does not compile: compiled() leaves the schema to validate
+        ({"pattern": "("}, "a"),  # ... which raises re.error for a string, as compiled does
+        ({"type": "object", "properties": ["a"]}, {"b": 1}),  # properties not an object: validate's reading
+        ({"minLength": "2"}, "a"),  # the check itself raises at call time: validate raises the same
+    ],
+)
+def test_a_schema_the_compiled_check_cannot_read_is_left_to_validate(schema: Any, value: Any) -> None:
+    assert _outcome(compiled(schema, "input"), value) == _outcome(
+        lambda v: validate(v, schema, "input"), value
+    )

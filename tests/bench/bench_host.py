@@ -213,9 +213,10 @@ async def bench_prespawn(root: Path) -> list[dict[str, Any]]:
     ]
 
 
-async def raw_round_trip_us() -> float:
+async def _line_round_trip_us(*args: str) -> float:
+    """The mean round trip of one line to ``python -c *args``, which echoes it back."""
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", _ECHO_CHILD, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE
+        sys.executable, "-c", *args, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE
     )
     assert process.stdin is not None and process.stdout is not None
     line = b'{"jsonrpc":"2.0","id":1,"method":"tool.execute","params":{"name":"echo","input":{"text":"x"}}}\n'
@@ -230,6 +231,10 @@ async def raw_round_trip_us() -> float:
     process.stdin.close()
     await process.wait()
     return elapsed / RAW_ROUND_TRIPS * 1e6
+
+
+async def raw_round_trip_us() -> float:
+    return await _line_round_trip_us(_ECHO_CHILD)
 
 
 # A middle process relaying each line to an echoing child and its answer back,
@@ -246,27 +251,7 @@ _RELAY_CHILD = (
 async def chain_round_trip_us() -> float:
     """One round trip through a blocking relay to a blocking echo: the routed
     call's three processes and four pipe hops, without any of their work."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-c",
-        _RELAY_CHILD,
-        _ECHO_CHILD,
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-    )
-    assert process.stdin is not None and process.stdout is not None
-    line = b'{"jsonrpc":"2.0","id":1,"method":"tool.execute","params":{"name":"echo","input":{"text":"x"}}}\n'
-    for _ in range(100):
-        process.stdin.write(line)
-        await process.stdout.readline()
-    start = time.perf_counter()
-    for _ in range(RAW_ROUND_TRIPS):
-        process.stdin.write(line)
-        await process.stdout.readline()
-    elapsed = time.perf_counter() - start
-    process.stdin.close()
-    await process.wait()
-    return elapsed / RAW_ROUND_TRIPS * 1e6
+    return await _line_round_trip_us(_RELAY_CHILD, _ECHO_CHILD)
 
 
 async def asyncio_round_trip_us() -> float:
